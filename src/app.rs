@@ -1,0 +1,91 @@
+//! Start-up: load the config, open the store, bind the listener, start the background tasks.
+//! `Application::build` then `run_until_stopped`, so tests can start the real app on port 0.
+
+use crate::config::{self, Config, Environment};
+use crate::ingress::{self, Ingress};
+use crate::store::SledStore;
+use actix_web::dev::Server;
+use anyhow::Context;
+use arc_swap::ArcSwap;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub struct Application {
+    server: Server,
+    addr: SocketAddr,
+    pub config: Arc<ArcSwap<Config>>,
+    pub store: Arc<SledStore>,
+    pub config_path: PathBuf,
+}
+
+/// Why start-up failed: the exit code depends on it.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Config(#[from] config::ConfigErrors),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl Application {
+    /// Must be called inside an actix/tokio runtime.
+    pub fn build(config_path: &Path, env: Arc<dyn Environment>) -> Result<Self, StartError> {
+        let config = config::load(config_path, env.as_ref())?;
+        for w in &config.warnings {
+            tracing::warn!("config: {w}");
+        }
+        let store = Arc::new(
+            SledStore::open(&config.storage.data_dir, config.storage.dedup_ttl).with_context(
+                || format!("opening the store in {}", config.storage.data_dir.display()),
+            )?,
+        );
+        let listener = TcpListener::bind(config.server.listen)
+            .with_context(|| format!("binding {}", config.server.listen))?;
+        let addr = listener.local_addr().context("reading the bound address")?;
+        let workers = config.server.workers;
+        let config = Arc::new(ArcSwap::from_pointee(config));
+        let ingress = Arc::new(Ingress {
+            config: config.clone(),
+            store: store.clone(),
+        });
+        let server =
+            ingress::server(listener, ingress, workers).context("starting the HTTP server")?;
+        spawn_dedup_pruner(store.clone());
+        Ok(Self {
+            server,
+            addr,
+            config,
+            store,
+            config_path: config_path.to_path_buf(),
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn spawn_dedup_pruner(store: Arc<SledStore>) {
+    actix_web::rt::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            let store = store.clone();
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or_default();
+            match actix_web::rt::task::spawn_blocking(move || store.prune_dedup(now)).await {
+                Ok(Ok(n)) if n > 0 => tracing::debug!(removed = n, "pruned expired dedup keys"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "pruning dedup keys failed"),
+                _ => {}
+            }
+        }
+    });
+}

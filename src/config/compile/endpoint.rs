@@ -1,0 +1,371 @@
+//! Endpoints: path, signature scheme (a provider preset with overrides, or a scheme written out),
+//! secrets, event id and type sources, refusal policy, and rules.
+
+use super::rules;
+use super::take;
+use crate::config::env::Environment;
+use crate::config::error::{join_path, ErrorSink};
+use crate::config::raw::{Lenient, RawEndpoint, RawSecretRef};
+use crate::config::ServerSettings;
+use crate::endpoint::Endpoint;
+use crate::signature::{self, Scheme, SecretKey};
+use crate::source::ValueSource;
+use crate::target::Target;
+use indexmap::IndexMap;
+use serde_yaml::{Mapping, Value};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+#[allow(clippy::too_many_arguments)]
+pub fn compile_all(
+    raw: Vec<Lenient<RawEndpoint>>,
+    server: &ServerSettings,
+    targets: &IndexMap<Arc<str>, Arc<Target>>,
+    declared_targets: &[String],
+    base_dir: &Path,
+    env: &dyn Environment,
+    sink: &mut ErrorSink,
+    warnings: &mut ErrorSink,
+) -> Vec<Arc<Endpoint>> {
+    let mut out: Vec<Arc<Endpoint>> = Vec::new();
+    let mut seen_paths: HashMap<String, usize> = HashMap::new();
+    let mut seen_names: HashMap<String, usize> = HashMap::new();
+    for (i, item) in raw.into_iter().enumerate() {
+        let path = format!("endpoints[{i}]");
+        let Some(raw) = take(item, &path, sink) else {
+            continue;
+        };
+        if let Some(first) = seen_paths.insert(raw.path.clone(), i) {
+            sink.push(
+                format!("{path}.path"),
+                format!(
+                    "duplicate path {:?}: endpoints[{first}] already uses it",
+                    raw.path
+                ),
+            );
+        }
+        let name = raw.name.clone().unwrap_or_else(|| raw.path.clone());
+        if raw.name.is_some() {
+            if let Some(first) = seen_names.insert(name.clone(), i) {
+                sink.push(
+                    format!("{path}.name"),
+                    format!("duplicate name {name:?}: endpoints[{first}] already uses it"),
+                );
+            }
+        }
+        if let Some(ep) = compile(
+            raw,
+            name,
+            &path,
+            server,
+            targets,
+            declared_targets,
+            base_dir,
+            env,
+            sink,
+            warnings,
+        ) {
+            out.push(Arc::new(ep));
+        }
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn compile(
+    mut raw: RawEndpoint,
+    name: String,
+    path: &str,
+    server: &ServerSettings,
+    targets: &IndexMap<Arc<str>, Arc<Target>>,
+    declared_targets: &[String],
+    base_dir: &Path,
+    env: &dyn Environment,
+    sink: &mut ErrorSink,
+    warnings: &mut ErrorSink,
+) -> Option<Endpoint> {
+    let before = sink.len();
+    if !raw.path.starts_with('/') || raw.path.contains(['?', '#', ' ']) {
+        sink.push(
+            format!("{path}.path"),
+            format!("expected an URL path starting with '/', got {:?}", raw.path),
+        );
+    }
+    let verify_path = format!("{path}.verify");
+    let preset = lookup_preset(&mut raw.verify, &verify_path, sink);
+    let verified = preset
+        .and_then(|preset| compile_verify(raw.verify, preset, &verify_path, base_dir, env, sink));
+
+    let preset_event = preset.flatten();
+    let event_id = source(
+        raw.event
+            .id
+            .as_deref()
+            .or(preset_event.and_then(|p| p.event_id.as_deref())),
+        &format!("{path}.event.id"),
+        sink,
+    );
+    if raw.event.id.is_none()
+        && preset.is_some()
+        && preset_event.and_then(|p| p.event_id.as_ref()).is_none()
+    {
+        sink.push(
+            format!("{path}.event.id"),
+            "required: where the event id comes from, e.g. \"json:$.id\" or \"header:X-Delivery-Id\"",
+        );
+    }
+    let event_type = raw
+        .event
+        .event_type
+        .as_deref()
+        .or(preset_event.and_then(|p| p.event_type.as_deref()))
+        .and_then(|spec| source(Some(spec), &format!("{path}.event.type"), sink));
+
+    let status = raw.invalid_signature_status.unwrap_or(401);
+    if !(400..=499).contains(&status) {
+        sink.push(
+            format!("{path}.invalid_signature_status"),
+            format!("expected a 4xx status (401 or 403 are usual), got {status}"),
+        );
+    }
+    let max_body_size = match raw.max_body_size {
+        Some(b) if b.0 == 0 => {
+            sink.push(format!("{path}.max_body_size"), "must be greater than 0");
+            0
+        }
+        Some(b) => b.0 as usize,
+        None => server.max_body_size,
+    };
+    let rules = rules::compile_all(
+        raw.rules,
+        path,
+        event_type.is_some(),
+        targets,
+        declared_targets,
+        sink,
+        warnings,
+    );
+    if rules.is_empty() && sink.len() == before {
+        warnings.push(
+            format!("{path}.rules"),
+            "no rules: every event will be ignored",
+        );
+    }
+
+    if sink.len() != before {
+        return None;
+    }
+    let verified = verified?;
+    let needs_json = event_id.as_ref().is_some_and(ValueSource::needs_json)
+        || event_type.as_ref().is_some_and(ValueSource::needs_json)
+        || rules.iter().any(|r| !r.when.is_empty());
+    Some(Endpoint {
+        name: Arc::from(name.as_str()),
+        path: raw.path,
+        provider: verified.preset.map(|p| p.name.to_string()),
+        scheme: verified.scheme,
+        secrets: verified.secrets,
+        event_id: event_id?,
+        event_type,
+        invalid_signature_status: status,
+        unmatched: raw.unmatched,
+        max_body_size,
+        rules,
+        needs_json,
+    })
+}
+
+fn source(spec: Option<&str>, path: &str, sink: &mut ErrorSink) -> Option<ValueSource> {
+    match ValueSource::parse(spec?) {
+        Ok(s) => Some(s),
+        Err(msg) => {
+            sink.push(path, msg);
+            None
+        }
+    }
+}
+
+struct CompiledVerify {
+    preset: Option<&'static signature::Preset>,
+    scheme: Scheme,
+    secrets: Vec<SecretKey>,
+}
+
+/// Takes `provider` out of `verify:`: `Some(None)` for a scheme written out, `None` when the
+/// named provider does not exist (already reported).
+fn lookup_preset(
+    verify: &mut Mapping,
+    path: &str,
+    sink: &mut ErrorSink,
+) -> Option<Option<&'static signature::Preset>> {
+    match verify.remove("provider") {
+        None => Some(None),
+        Some(Value::String(name)) => match signature::preset(&name) {
+            Some(p) => Some(Some(p)),
+            None => {
+                sink.push(
+                    format!("{path}.provider"),
+                    format!(
+                        "unknown provider {name:?}, expected one of: {}",
+                        signature::preset_names().join(", ")
+                    ),
+                );
+                None
+            }
+        },
+        Some(_) => {
+            sink.push(format!("{path}.provider"), "expected a provider name");
+            None
+        }
+    }
+}
+
+/// `verify:` holds `provider` (a preset, already taken out), `secrets`, and scheme fields that
+/// override the preset's (or, with no provider, the whole scheme).
+fn compile_verify(
+    mut verify: Mapping,
+    preset: Option<&'static signature::Preset>,
+    path: &str,
+    base_dir: &Path,
+    env: &dyn Environment,
+    sink: &mut ErrorSink,
+) -> Option<CompiledVerify> {
+    let before = sink.len();
+    let secret_refs: Vec<RawSecretRef> = match verify.remove("secrets") {
+        None => {
+            sink.push(
+                format!("{path}.secrets"),
+                "required: at least one secret, e.g. `secrets: [{env: STRIPE_WEBHOOK_SECRET}]`",
+            );
+            Vec::new()
+        }
+        Some(v) => match serde_path_to_error::deserialize::<_, Vec<RawSecretRef>>(v) {
+            Ok(refs) if refs.is_empty() => {
+                sink.push(format!("{path}.secrets"), "at least one secret is required");
+                refs
+            }
+            Ok(refs) => refs,
+            Err(e) => {
+                sink.push(
+                    join_path(&format!("{path}.secrets"), &e.path().to_string()),
+                    e.into_inner().to_string(),
+                );
+                Vec::new()
+            }
+        },
+    };
+    // Read every secret first, so a missing variable is reported even if the scheme is wrong.
+    let secret_texts: Vec<(usize, String, String)> = secret_refs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            let text = read_secret(r, &format!("{path}.secrets[{i}]"), base_dir, env, sink)?;
+            let label = r
+                .env
+                .clone()
+                .or_else(|| r.file.as_ref().map(|f| f.display().to_string()))
+                .unwrap_or_default();
+            Some((i, label, text))
+        })
+        .collect();
+    let scheme_value = match preset {
+        Some(p) => {
+            let mut base = p.scheme.clone();
+            signature::merge_yaml(&mut base, Value::Mapping(verify));
+            base
+        }
+        None if verify.is_empty() => {
+            sink.push(
+                path,
+                format!(
+                    "expected `provider:` (one of: {}) or a scheme (`algorithm`, `signature`, `payload`, ...)",
+                    signature::preset_names().join(", ")
+                ),
+            );
+            return None;
+        }
+        None => Value::Mapping(verify),
+    };
+    let scheme = match signature::parse_scheme_value(scheme_value) {
+        Ok(raw) => match signature::compile_scheme(&raw) {
+            Ok(s) => Some(s),
+            Err(errors) => {
+                for e in errors {
+                    sink.push(join_path(path, &e.path), e.message);
+                }
+                None
+            }
+        },
+        Err(e) => {
+            sink.push(join_path(path, &e.path), e.message);
+            None
+        }
+    }?;
+    let mut secrets = Vec::new();
+    for (i, label, text) in secret_texts {
+        match scheme.decode_secret(&text) {
+            Ok(key) => secrets.push(key.with_label(label)),
+            Err(msg) => sink.push(
+                format!("{path}.secrets[{i}]"),
+                format!("the secret from {label} cannot be used: {msg}"),
+            ),
+        }
+    }
+    if sink.len() != before {
+        return None;
+    }
+    Some(CompiledVerify {
+        preset,
+        scheme,
+        secrets,
+    })
+}
+
+/// Reads one secret reference: exactly one of `env` and `file`; missing or empty fails.
+pub(crate) fn read_secret(
+    r: &RawSecretRef,
+    path: &str,
+    base_dir: &Path,
+    env: &dyn Environment,
+    sink: &mut ErrorSink,
+) -> Option<String> {
+    let value = match (&r.env, &r.file) {
+        (Some(name), None) => match env.var(name) {
+            Some(v) => v,
+            None => {
+                sink.push(
+                    format!("{path}.env"),
+                    format!("environment variable {name} is not set"),
+                );
+                return None;
+            }
+        },
+        (None, Some(file)) => {
+            let full = base_dir.join(file);
+            match env.read_file(&full) {
+                Ok(v) => v,
+                Err(e) => {
+                    sink.push(
+                        format!("{path}.file"),
+                        format!("cannot read secret file {}: {e}", full.display()),
+                    );
+                    return None;
+                }
+            }
+        }
+        _ => {
+            sink.push(
+                path,
+                "expected exactly one of `env: VAR_NAME` or `file: PATH`",
+            );
+            return None;
+        }
+    };
+    let value = value.trim_end_matches(['\n', '\r']).to_string();
+    if value.is_empty() {
+        sink.push(path, "the secret is empty");
+        return None;
+    }
+    Some(value)
+}

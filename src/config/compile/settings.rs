@@ -1,0 +1,115 @@
+//! Server, storage and admin settings: defaults and checks.
+
+use crate::config::env::Environment;
+use crate::config::error::ErrorSink;
+use crate::config::raw::{RawAdmin, RawServer, RawStorage};
+use crate::config::{AdminSettings, ServerSettings, StorageSettings};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9090";
+pub const DEFAULT_MAX_BODY: usize = 1 << 20;
+pub const DEFAULT_DEDUP_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            listen: DEFAULT_LISTEN.parse().expect("valid default"),
+            max_body_size: DEFAULT_MAX_BODY,
+            workers: None,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+        }
+    }
+}
+
+impl Default for AdminSettings {
+    fn default() -> Self {
+        Self {
+            listen: Some(DEFAULT_ADMIN_LISTEN.parse().expect("valid default")),
+            token: None,
+        }
+    }
+}
+
+pub fn server(raw: RawServer, sink: &mut ErrorSink) -> ServerSettings {
+    let defaults = ServerSettings::default();
+    let listen = match raw.listen.as_deref() {
+        None => defaults.listen,
+        Some(s) => parse_addr(s, "server.listen", sink).unwrap_or(defaults.listen),
+    };
+    let max_body_size = match raw.max_body_size {
+        None => defaults.max_body_size,
+        Some(b) if b.0 == 0 => {
+            sink.push("server.max_body_size", "must be greater than 0");
+            defaults.max_body_size
+        }
+        Some(b) => b.0 as usize,
+    };
+    if raw.workers == Some(0) {
+        sink.push("server.workers", "must be at least 1");
+    }
+    ServerSettings {
+        listen,
+        max_body_size,
+        workers: raw.workers.filter(|w| *w > 0),
+        request_timeout: raw.request_timeout.unwrap_or(defaults.request_timeout),
+    }
+}
+
+pub fn storage(raw: RawStorage, base_dir: &Path) -> StorageSettings {
+    let data_dir = raw.data_dir.unwrap_or_else(|| "data".into());
+    StorageSettings {
+        data_dir: if data_dir.is_absolute() || base_dir == Path::new(".") {
+            data_dir
+        } else {
+            base_dir.join(data_dir)
+        },
+        dedup_ttl: raw.dedup_ttl.unwrap_or(DEFAULT_DEDUP_TTL),
+    }
+}
+
+pub fn admin(raw: RawAdmin, env: &dyn Environment, sink: &mut ErrorSink) -> AdminSettings {
+    let listen = match raw.listen.as_deref() {
+        None => AdminSettings::default().listen,
+        Some("off") => None,
+        Some(s) => parse_addr(s, "admin.listen", sink),
+    };
+    let token = raw
+        .token_env
+        .as_deref()
+        .and_then(|name| match env.var(name) {
+            Some(t) if !t.is_empty() => Some(t),
+            _ => {
+                sink.push(
+                    "admin.token_env",
+                    format!("environment variable {name} is not set"),
+                );
+                None
+            }
+        });
+    if let Some(addr) = listen {
+        if !addr.ip().is_loopback() && token.is_none() {
+            sink.push(
+                "admin.token_env",
+                format!("the admin API listens on {addr}, beyond loopback: a bearer token is required (token_env: NAME)"),
+            );
+        }
+    }
+    AdminSettings { listen, token }
+}
+
+fn parse_addr(s: &str, path: &str, sink: &mut ErrorSink) -> Option<SocketAddr> {
+    match s.parse() {
+        Ok(a) => Some(a),
+        Err(_) => {
+            sink.push(
+                path,
+                format!("expected an address like 127.0.0.1:8080 or [::]:8080, got {s:?}"),
+            );
+            None
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! An inbound endpoint, compiled: its path, signature scheme and secrets, where the event id
+//! and type come from, its rules, and how it answers what it refuses.
+
+use crate::config::raw::UnmatchedPolicy;
+use crate::rules::Rule;
+use crate::signature::{Scheme, SecretKey};
+use crate::source::ValueSource;
+use std::sync::Arc;
+
+#[derive(Debug)]
+pub struct Endpoint {
+    /// Stable name: logs, metrics and the dedup key.
+    pub name: Arc<str>,
+    pub path: String,
+    /// The preset it started from, if any.
+    pub provider: Option<String>,
+    pub scheme: Scheme,
+    pub secrets: Vec<SecretKey>,
+    pub event_id: ValueSource,
+    pub event_type: Option<ValueSource>,
+    pub invalid_signature_status: u16,
+    pub unmatched: UnmatchedPolicy,
+    pub max_body_size: usize,
+    pub rules: Vec<Rule>,
+    /// The body must parse as JSON (an id, type or condition reads it).
+    pub needs_json: bool,
+}

@@ -1,0 +1,182 @@
+//! The ingest pipeline, as plain async code with no HTTP in it: verify the signature over the raw
+//! bytes -> parse and extract the event id and type -> route through the rules -> store the event
+//! and its delivery jobs in one transaction -> wait until that is durable. Each stage hands the
+//! next a new type, so an unverified request cannot reach the store.
+
+use crate::config::raw::UnmatchedPolicy;
+use crate::endpoint::Endpoint;
+use crate::signature::{HeaderSource, SignatureError, SignedRequest};
+use crate::store::{AcceptOutcome, NewEvent, Store, StoreError};
+use actix_web::http::header::HeaderMap;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// A request as received on an endpoint's path, body read in full and within its limit.
+pub struct InboundRequest<'a> {
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+    pub received_at: SystemTime,
+}
+
+/// Passed signature verification.
+pub struct VerifiedRequest<'a> {
+    inbound: InboundRequest<'a>,
+}
+
+/// Verified, parsed, and its id and type extracted.
+pub struct ExtractedEvent<'a> {
+    inbound: InboundRequest<'a>,
+    pub id: String,
+    pub event_type: Option<String>,
+    json: Option<Value>,
+}
+
+/// What the ingest of one request came to (each answered 200).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IngestOutcome {
+    Accepted {
+        event_id: String,
+        deliveries: usize,
+    },
+    Duplicate {
+        event_id: String,
+    },
+    /// No rule matched and the endpoint ignores such events: nothing stored.
+    Ignored {
+        event_id: String,
+        event_type: Option<String>,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("signature rejected: {0}")]
+    Signature(#[from] SignatureError),
+    #[error("the body is not valid JSON: {0}")]
+    InvalidJson(String),
+    #[error("no event id at {0}")]
+    MissingEventId(String),
+    #[error("no event type at {0}")]
+    MissingEventType(String),
+    #[error("no rule matches event type {0:?}")]
+    Unmatched(Option<String>),
+    #[error(transparent)]
+    Storage(#[from] StoreError),
+}
+
+impl HeaderSource for HeaderMap {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+pub async fn ingest(
+    endpoint: &Endpoint,
+    store: &dyn Store,
+    inbound: InboundRequest<'_>,
+) -> Result<IngestOutcome, IngestError> {
+    let verified = verify(endpoint, inbound)?;
+    let event = verified.extract(endpoint)?;
+    let targets = event.route(endpoint);
+    if targets.is_empty() {
+        return match endpoint.unmatched {
+            UnmatchedPolicy::Ignore => Ok(IngestOutcome::Ignored {
+                event_id: event.id,
+                event_type: event.event_type,
+            }),
+            UnmatchedPolicy::Reject => Err(IngestError::Unmatched(event.event_type)),
+        };
+    }
+    let outcome = store.accept(event.to_new_event(endpoint, &targets))?;
+    // A duplicate waits too: its answer promises the first copy is on disk.
+    store.durable().await?;
+    Ok(match outcome {
+        AcceptOutcome::Accepted { deliveries, .. } => IngestOutcome::Accepted {
+            event_id: event.id,
+            deliveries,
+        },
+        AcceptOutcome::Duplicate { .. } => IngestOutcome::Duplicate { event_id: event.id },
+    })
+}
+
+pub fn verify<'a>(
+    endpoint: &Endpoint,
+    inbound: InboundRequest<'a>,
+) -> Result<VerifiedRequest<'a>, IngestError> {
+    let now = inbound
+        .received_at
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default();
+    let request = SignedRequest {
+        headers: inbound.headers,
+        body: inbound.body,
+    };
+    endpoint.scheme.verify(&request, &endpoint.secrets, now)?;
+    Ok(VerifiedRequest { inbound })
+}
+
+impl<'a> VerifiedRequest<'a> {
+    pub fn extract(self, endpoint: &Endpoint) -> Result<ExtractedEvent<'a>, IngestError> {
+        let json = if endpoint.needs_json {
+            Some(
+                serde_json::from_slice::<Value>(self.inbound.body)
+                    .map_err(|e| IngestError::InvalidJson(e.to_string()))?,
+            )
+        } else {
+            None
+        };
+        let headers = self.inbound.headers;
+        let id = endpoint
+            .event_id
+            .read(headers, json.as_ref())
+            .ok_or_else(|| IngestError::MissingEventId(endpoint.event_id.to_string()))?;
+        let event_type = match &endpoint.event_type {
+            None => None,
+            Some(src) => Some(
+                src.read(headers, json.as_ref())
+                    .ok_or_else(|| IngestError::MissingEventType(src.to_string()))?,
+            ),
+        };
+        Ok(ExtractedEvent {
+            inbound: self.inbound,
+            id,
+            event_type,
+            json,
+        })
+    }
+}
+
+impl ExtractedEvent<'_> {
+    pub fn route(&self, endpoint: &Endpoint) -> Vec<Arc<str>> {
+        crate::rules::route(
+            &endpoint.rules,
+            self.event_type.as_deref(),
+            self.json.as_ref(),
+        )
+    }
+
+    fn to_new_event<'b>(&'b self, endpoint: &'b Endpoint, targets: &'b [Arc<str>]) -> NewEvent<'b> {
+        let received_at_ms = self
+            .inbound
+            .received_at
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or_default();
+        NewEvent {
+            endpoint: &endpoint.name,
+            event_id: &self.id,
+            event_type: self.event_type.as_deref(),
+            received_at_ms,
+            headers: self
+                .inbound
+                .headers
+                .iter()
+                .map(|(k, v)| (k.as_str().to_string(), v.as_bytes().to_vec()))
+                .collect(),
+            body: self.inbound.body,
+            targets,
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! hookroute: a config-driven webhook router. Requests come in on endpoints declared in
+//! `routes.yaml`; each is verified (signature over the raw bytes), its event id and type
+//! extracted, routed by rules to targets, and stored durably with one delivery job per target
+//! before it is acknowledged.
+//!
+//! The pipeline, stage by stage: [`ingress`] (HTTP, body limit) -> [`signature`] (verify) ->
+//! [`source`] / [`jsonpath`] (extract) -> [`rules`] (route) -> [`store`] (dedup and persist,
+//! group commit) -> answer. [`config`] turns the YAML into the compiled types these stages use.
+
+pub mod app;
+pub mod check;
+pub mod cli;
+pub mod config;
+pub mod endpoint;
+pub mod ingress;
+pub mod jsonpath;
+pub mod rules;
+pub mod signature;
+pub mod source;
+pub mod store;
+pub mod target;

@@ -1,0 +1,58 @@
+//! The durable store behind acknowledgements. `accept` writes, in one transaction, the dedup
+//! marker `(endpoint, event id)`, the event and one delivery job per matched target; `durable`
+//! resolves once that write is on disk. Kept behind the [`Store`] trait so another engine can sit
+//! behind it later, and so tests can make storage fail on purpose.
+
+pub mod group_commit;
+pub mod records;
+mod sled_store;
+
+pub use records::{EventV1, JobState, JobV1, StoredEvent, StoredJob};
+pub use sled_store::SledStore;
+
+use futures_util::future::BoxFuture;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum StoreError {
+    /// The write (or making it durable) failed: the caller must not acknowledge.
+    #[error("storage failure: {0}")]
+    Storage(String),
+    /// A record could not be decoded.
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        StoreError::Storage(e.to_string())
+    }
+}
+
+/// An event that passed verification and routing, ready to be stored.
+#[derive(Debug, Clone)]
+pub struct NewEvent<'a> {
+    pub endpoint: &'a str,
+    pub event_id: &'a str,
+    pub event_type: Option<&'a str>,
+    pub received_at_ms: u64,
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub body: &'a [u8],
+    pub targets: &'a [Arc<str>],
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcceptOutcome {
+    /// Stored now, with one delivery job per target.
+    Accepted { event_seq: u64, deliveries: usize },
+    /// The same `(endpoint, event id)` was accepted within the dedup window.
+    Duplicate { event_seq: u64 },
+}
+
+pub trait Store: Send + Sync + 'static {
+    /// Dedup check, event and jobs in one transaction. Not yet durable.
+    fn accept(&self, event: NewEvent<'_>) -> Result<AcceptOutcome, StoreError>;
+
+    /// Resolves once every write made before the call is durable on disk.
+    fn durable(&self) -> BoxFuture<'static, Result<(), StoreError>>;
+}

@@ -1,0 +1,213 @@
+//! The sled implementation of [`Store`]. Trees: `events` (seq -> event), `bodies` (seq+chunk ->
+//! bytes), `dedup` (endpoint\0id -> seq+time), `jobs` (job id -> job), `due` (time+job id, the
+//! dispatcher's queue). Durability comes from the group-commit thread, never from sled alone.
+
+use super::group_commit::{CommitStats, GroupCommit};
+use super::records::*;
+use super::{AcceptOutcome, NewEvent, Store, StoreError};
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct SledStore {
+    db: sled::Db,
+    pub(crate) events: sled::Tree,
+    pub(crate) bodies: sled::Tree,
+    pub(crate) dedup: sled::Tree,
+    pub(crate) jobs: sled::Tree,
+    pub(crate) due: sled::Tree,
+    dedup_ttl_ms: u64,
+    commit: GroupCommit,
+}
+
+impl SledStore {
+    /// Opens (or creates) the store in `dir`. Fails if another process holds it.
+    pub fn open(dir: &Path, dedup_ttl: Duration) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Storage(format!("cannot create {}: {e}", dir.display())))?;
+        let db = sled::Config::new()
+            .path(dir)
+            .mode(sled::Mode::HighThroughput)
+            .cache_capacity(64 << 20)
+            .open()
+            .map_err(|e| {
+                StoreError::Storage(format!("cannot open the store in {}: {e}", dir.display()))
+            })?;
+        let commit = GroupCommit::start(db.clone(), &dir.join("db"))
+            .map_err(|e| StoreError::Storage(format!("cannot open sled's log file: {e}")))?;
+        Ok(Self {
+            events: db.open_tree("events")?,
+            bodies: db.open_tree("bodies")?,
+            dedup: db.open_tree("dedup")?,
+            jobs: db.open_tree("jobs")?,
+            due: db.open_tree("due")?,
+            db,
+            dedup_ttl_ms: dedup_ttl.as_millis() as u64,
+            commit,
+        })
+    }
+
+    pub fn commit_stats(&self) -> Arc<CommitStats> {
+        self.commit.stats.clone()
+    }
+
+    pub fn event(&self, seq: u64) -> Result<Option<EventV1>, StoreError> {
+        self.events
+            .get(seq_key(seq))?
+            .map(|v| match decode::<StoredEvent>(&v) {
+                Ok(StoredEvent::V1(e)) => Ok(e),
+                Err(e) => Err(StoreError::Corrupt(format!("event {seq}: {e}"))),
+            })
+            .transpose()
+    }
+
+    pub fn body(&self, seq: u64) -> Result<Vec<u8>, StoreError> {
+        let mut body = Vec::new();
+        for chunk in self.bodies.scan_prefix(seq_key(seq)) {
+            body.extend_from_slice(&chunk?.1);
+        }
+        Ok(body)
+    }
+
+    /// The event accepted for `(endpoint, event id)`, if any.
+    pub fn find_event(&self, endpoint: &str, event_id: &str) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .dedup
+            .get(dedup_key(endpoint, event_id))?
+            .and_then(|v| parse_dedup_value(&v))
+            .map(|(seq, _)| seq))
+    }
+
+    pub fn event_count(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Every job with its id.
+    pub fn jobs(&self) -> Result<Vec<(u64, JobV1)>, StoreError> {
+        self.jobs
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                let id = read_u64(&k).unwrap_or_default();
+                match decode::<StoredJob>(&v) {
+                    Ok(StoredJob::V1(j)) => Ok((id, j)),
+                    Err(e) => Err(StoreError::Corrupt(format!("job {id}: {e}"))),
+                }
+            })
+            .collect()
+    }
+
+    /// Removes dedup markers older than the window; returns how many.
+    pub fn prune_dedup(&self, now_ms: u64) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        for kv in self.dedup.iter() {
+            let (k, v) = kv?;
+            if parse_dedup_value(&v)
+                .is_some_and(|(_, at)| at.saturating_add(self.dedup_ttl_ms) <= now_ms)
+            {
+                // Only remove if unchanged since read (a new acceptance may have replaced it).
+                let _ = self
+                    .dedup
+                    .compare_and_swap(k, Some(v), None as Option<&[u8]>)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    pub fn db(&self) -> &sled::Db {
+        &self.db
+    }
+}
+
+impl Store for SledStore {
+    fn accept(&self, ev: NewEvent<'_>) -> Result<AcceptOutcome, StoreError> {
+        let seq = self.db.generate_id()?;
+        let job_ids = ev
+            .targets
+            .iter()
+            .map(|_| self.db.generate_id())
+            .collect::<Result<Vec<_>, _>>()?;
+        let chunks: Vec<&[u8]> = if ev.body.is_empty() {
+            vec![]
+        } else {
+            ev.body.chunks(BODY_CHUNK).collect()
+        };
+        let event = encode(&StoredEvent::V1(EventV1 {
+            endpoint: ev.endpoint.to_string(),
+            event_id: ev.event_id.to_string(),
+            event_type: ev.event_type.map(str::to_string),
+            received_at_ms: ev.received_at_ms,
+            headers: ev.headers,
+            body_len: ev.body.len() as u64,
+            body_chunks: chunks.len() as u32,
+        }));
+        let jobs: Vec<(u64, Vec<u8>)> = ev
+            .targets
+            .iter()
+            .zip(&job_ids)
+            .map(|(target, id)| {
+                let job = StoredJob::V1(JobV1 {
+                    event_seq: seq,
+                    target: target.to_string(),
+                    created_at_ms: ev.received_at_ms,
+                    state: JobState::Pending,
+                    attempts: 0,
+                    next_attempt_at_ms: ev.received_at_ms,
+                });
+                (*id, encode(&job))
+            })
+            .collect();
+        let dkey = dedup_key(ev.endpoint, ev.event_id);
+        let now = ev.received_at_ms;
+        let ttl = self.dedup_ttl_ms;
+
+        let result = (
+            &self.events,
+            &self.bodies,
+            &self.dedup,
+            &self.jobs,
+            &self.due,
+        )
+            .transaction(|(events, bodies, dedup, job_tree, due)| {
+                if let Some(existing) = dedup.get(&dkey)? {
+                    if let Some((first, at)) = parse_dedup_value(&existing) {
+                        if at.saturating_add(ttl) > now {
+                            return Ok(AcceptOutcome::Duplicate { event_seq: first });
+                        }
+                    }
+                }
+                dedup.insert(dkey.as_slice(), &dedup_value(seq, now)[..])?;
+                events.insert(&seq_key(seq), event.as_slice())?;
+                for (i, chunk) in chunks.iter().enumerate() {
+                    bodies.insert(&body_key(seq, i as u32), *chunk)?;
+                }
+                for (id, job) in &jobs {
+                    job_tree.insert(&seq_key(*id), job.as_slice())?;
+                    due.insert(&due_key(now, *id), &[][..])?;
+                }
+                Ok::<_, ConflictableTransactionError<StoreError>>(AcceptOutcome::Accepted {
+                    event_seq: seq,
+                    deliveries: jobs.len(),
+                })
+            });
+        result.map_err(|e| match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => e.into(),
+        })
+    }
+
+    fn durable(&self) -> BoxFuture<'static, Result<(), StoreError>> {
+        let wait = self.commit.wait();
+        async move {
+            wait.await.unwrap_or_else(|_| {
+                Err(StoreError::Storage("the commit thread has stopped".into()))
+            })
+        }
+        .boxed()
+    }
+}

@@ -1,0 +1,44 @@
+//! A downstream target, compiled: where events are POSTed and the delivery policy (timeout,
+//! headers, concurrency, retries). Built at config load; the dispatcher only reads it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub name: Arc<str>,
+    pub url: reqwest::Url,
+    pub timeout: Duration,
+    /// Configured headers, env values already substituted.
+    pub headers: Vec<(reqwest::header::HeaderName, reqwest::header::HeaderValue)>,
+    /// Lower-cased names of original request headers passed through.
+    pub forward_headers: Vec<String>,
+    pub concurrency: usize,
+    pub retry: RetryPolicy,
+    /// Standard Webhooks signing key (decoded), when outbound signing is on.
+    pub signing_key: Option<Arc<[u8]>>,
+}
+
+/// Exponential backoff with jitter, bounded by attempts and by age.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub initial_delay: Duration,
+    pub max_delay: Duration,
+    pub max_age: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// Modelled on Svix: 8 attempts, spreading to about a day.
+    fn default() -> Self {
+        Self {
+            max_attempts: 8,
+            initial_delay: Duration::from_secs(5),
+            max_delay: Duration::from_secs(10 * 3600),
+            max_age: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
+pub const DEFAULT_CONCURRENCY: usize = 8;

@@ -4,11 +4,12 @@
 //! path), then used to verify requests against a list of secrets and to sign like a sender.
 //! Built-in provider presets are data in `presets.yaml`.
 //!
-//! Files: `raw` (serde types), `compile` (validation), `header` (signature header format),
-//! `template` (the signed payload), `verify` (verify and sign), `request` (header access),
-//! `secret` (key bytes), `presets` (built-in presets).
+//! Files: `raw` (serde types), `compile` (validation), `describe` (one-line summary), `header`
+//! (signature header format), `template` (the signed payload), `verify` (verify and sign),
+//! `request` (header access), `secret` (key bytes), `presets` (built-in presets).
 
 mod compile;
+mod describe;
 mod header;
 mod presets;
 mod raw;

@@ -171,7 +171,7 @@ mod tests {
         let mut base = preset("github").unwrap().scheme.clone();
         merge_yaml(&mut base, yaml("signature: { encodin: base64 }"));
         let err = parse_scheme_value(base).unwrap_err();
-        assert!(err.path.starts_with("signature"), "{err}");
+        assert_eq!(err.path, "signature.encodin", "{err}");
         assert!(err.message.contains("encodin"), "{err}");
     }
 }

@@ -1,16 +1,23 @@
 //! Start-up: load the config, open the store, bind the listener, start the background tasks.
 //! `Application::build` then `run_until_stopped`, so tests can start the real app on port 0.
+//!
+//! Shutdown: on SIGTERM/SIGINT (or [`Application::stop_handle`]) actix stops accepting and
+//! finishes its requests; then the dispatcher stops taking jobs and gives attempts in flight
+//! [`delivery::SHUTDOWN_GRACE`] to finish, leaving the rest queued. `run_until_stopped`
+//! returns after both.
 
 use crate::config::{self, Config, Environment};
+use crate::delivery::{self, DeliveryHandle};
 use crate::ingress::{self, Ingress};
 use crate::store::SledStore;
-use actix_web::dev::Server;
+use actix_web::dev::{Server, ServerHandle};
 use anyhow::Context;
 use arc_swap::ArcSwap;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio_util::sync::CancellationToken;
 
 pub struct Application {
     server: Server,
@@ -18,6 +25,11 @@ pub struct Application {
     pub config: Arc<ArcSwap<Config>>,
     pub store: Arc<SledStore>,
     pub config_path: PathBuf,
+    /// What hot reloads did: for `/readyz` and the admin API.
+    pub reload_status: crate::reload::SharedReloadStatus,
+    delivery: DeliveryHandle,
+    /// Stops the background tasks (dispatcher, pruner) once the server has stopped.
+    background: CancellationToken,
 }
 
 /// Why start-up failed: the exit code depends on it.
@@ -52,13 +64,25 @@ impl Application {
         });
         let server =
             ingress::server(listener, ingress, workers).context("starting the HTTP server")?;
-        spawn_dedup_pruner(store.clone());
+        let background = CancellationToken::new();
+        spawn_dedup_pruner(store.clone(), background.clone());
+        let delivery = delivery::spawn(
+            store.clone(),
+            config.clone(),
+            background.child_token(),
+            delivery::SHUTDOWN_GRACE,
+        )
+        .context("starting the delivery dispatcher")?;
+        let reload_status = crate::reload::start(config_path, env, config.clone());
         Ok(Self {
             server,
             addr,
             config,
             store,
             config_path: config_path.to_path_buf(),
+            reload_status,
+            delivery,
+            background,
         })
     }
 
@@ -66,16 +90,27 @@ impl Application {
         self.addr
     }
 
+    /// Stops the server as a signal would; `run_until_stopped` then stops delivery too.
+    pub fn stop_handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.delivery.shutdown().await;
+        self.background.cancel();
+        served
     }
 }
 
-fn spawn_dedup_pruner(store: Arc<SledStore>) {
+fn spawn_dedup_pruner(store: Arc<SledStore>, stop: CancellationToken) {
     actix_web::rt::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tick.tick() => {}
+            }
             let store = store.clone();
             let now = SystemTime::now()
                 .duration_since(UNIX_EPOCH)

@@ -51,8 +51,9 @@ struct Builder {
 
 impl Builder {
     /// Called when a node (scalar or collection) starts: returns its path, and records the
-    /// position of sequence items (mapping entries are recorded at their key).
-    fn enter_value(&mut self, mark: Marker) -> Option<String> {
+    /// position of sequence items (mapping entries are recorded at their key; an item that is a
+    /// mapping, at its first key, since the parser's mark for a mapping start is imprecise).
+    fn enter_value(&mut self, mark: Marker, record: bool) -> Option<String> {
         match self.stack.last_mut() {
             None => Some(String::new()),
             Some(Frame::Mapping { path, key }) => {
@@ -62,9 +63,11 @@ impl Builder {
             Some(Frame::Sequence { path, next }) => {
                 let item = format!("{path}[{next}]");
                 *next += 1;
-                self.positions
-                    .entry(item.clone())
-                    .or_insert((mark.line(), mark.col() + 1));
+                if record {
+                    self.positions
+                        .entry(item.clone())
+                        .or_insert((mark.line(), mark.col() + 1));
+                }
                 Some(item)
             }
         }
@@ -85,28 +88,28 @@ impl MarkedEventReceiver for Builder {
             Event::Scalar(value, ..) => {
                 if let Some(Frame::Mapping { path, key }) = self.stack.last_mut() {
                     if key.is_none() {
-                        self.positions
-                            .entry(child(path, &value))
-                            .or_insert((mark.line(), mark.col() + 1));
+                        let here = (mark.line(), mark.col() + 1);
+                        self.positions.entry(path.clone()).or_insert(here);
+                        self.positions.entry(child(path, &value)).or_insert(here);
                         *key = Some(value);
                         return;
                     }
                 }
-                self.enter_value(mark);
+                self.enter_value(mark, true);
             }
             Event::MappingStart(..) => {
-                let path = self.enter_value(mark).unwrap_or_default();
+                let path = self.enter_value(mark, false).unwrap_or_default();
                 self.stack.push(Frame::Mapping { path, key: None });
             }
             Event::SequenceStart(..) => {
-                let path = self.enter_value(mark).unwrap_or_default();
+                let path = self.enter_value(mark, true).unwrap_or_default();
                 self.stack.push(Frame::Sequence { path, next: 0 });
             }
             Event::MappingEnd | Event::SequenceEnd => {
                 self.stack.pop();
             }
             Event::Alias(_) => {
-                self.enter_value(mark);
+                self.enter_value(mark, true);
             }
             _ => {}
         }

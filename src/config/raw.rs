@@ -317,7 +317,7 @@ mod tests {
         };
         match &ep.rules[0] {
             Lenient::Err { path, message } => {
-                assert_eq!(path, ".");
+                assert_eq!(path, "colour");
                 assert!(message.contains("unknown field `colour`"), "{message}");
             }
             Lenient::Ok(_) => panic!("unknown key must be an error"),

@@ -1,13 +1,16 @@
 //! The durable store behind acknowledgements. `accept` writes, in one transaction, the dedup
 //! marker `(endpoint, event id)`, the event and one delivery job per matched target; `durable`
 //! resolves once that write is on disk. Kept behind the [`Store`] trait so another engine can sit
-//! behind it later, and so tests can make storage fail on purpose.
+//! behind it later, and so tests can make storage fail on purpose. The delivery queue on the same
+//! trees (jobs due, attempt records, dead letters) is in `queue`.
 
 pub mod group_commit;
+mod queue;
 pub mod records;
 mod sled_store;
 
-pub use records::{EventV1, JobState, JobV1, StoredEvent, StoredJob};
+pub use queue::{DueJob, EventDetail, JobDetail, JobTransition, QueueError, RecordOutcome};
+pub use records::{AttemptV1, EventV1, JobState, JobV1, StoredAttempt, StoredEvent, StoredJob};
 pub use sled_store::SledStore;
 
 use futures_util::future::BoxFuture;

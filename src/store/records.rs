@@ -45,6 +45,29 @@ pub enum JobState {
     Dead { at_ms: u64, reason: String },
 }
 
+/// One delivery attempt of a job, as the dispatcher saw it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum StoredAttempt {
+    V1(AttemptV1),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttemptV1 {
+    /// 1-based attempt number.
+    pub attempt: u32,
+    pub at_ms: u64,
+    pub latency_ms: u64,
+    /// The response status, when a response came back.
+    pub status: Option<u16>,
+    /// Why the attempt failed (transport error, status, redirect), if it did.
+    pub error: Option<String>,
+    /// The first [`ATTEMPT_BODY_LIMIT`] bytes of the response body.
+    pub response_body: Vec<u8>,
+}
+
+/// How much of a target's response body an attempt record keeps.
+pub const ATTEMPT_BODY_LIMIT: usize = 1024;
+
 /// Bodies are stored in chunks no larger than this, well under sled's threshold for moving a
 /// value to a separate blob file (segment size / 4 = 128 KiB by default). Blob files are written
 /// without fsync, so keeping every value inline in the log keeps one fdatasync sufficient.
@@ -75,6 +98,11 @@ pub fn due_key(at_ms: u64, job: u64) -> [u8; 16] {
     k[..8].copy_from_slice(&at_ms.to_be_bytes());
     k[8..].copy_from_slice(&job.to_be_bytes());
     k
+}
+
+/// `attempts` index: a job's attempts in order.
+pub fn attempt_key(job: u64, attempt: u32) -> [u8; 12] {
+    body_key(job, attempt)
 }
 
 pub fn dedup_key(endpoint: &str, event_id: &str) -> Vec<u8> {

@@ -1,6 +1,7 @@
 //! The sled implementation of [`Store`]. Trees: `events` (seq -> event), `bodies` (seq+chunk ->
 //! bytes), `dedup` (endpoint\0id -> seq+time), `jobs` (job id -> job), `due` (time+job id, the
-//! dispatcher's queue). Durability comes from the group-commit thread, never from sled alone.
+//! dispatcher's queue), `attempts` (job id+attempt no -> attempt), `dead` (job id -> empty, the
+//! dead-letter list). Durability comes from the group-commit thread, never from sled alone.
 
 use super::group_commit::{CommitStats, GroupCommit};
 use super::records::*;
@@ -20,6 +21,10 @@ pub struct SledStore {
     pub(crate) dedup: sled::Tree,
     pub(crate) jobs: sled::Tree,
     pub(crate) due: sled::Tree,
+    pub(crate) attempts: sled::Tree,
+    pub(crate) dead: sled::Tree,
+    /// Notified after each accepted event (and each requeue), so the dispatcher wakes at once.
+    pub(crate) wake: Arc<tokio::sync::Notify>,
     dedup_ttl_ms: u64,
     commit: GroupCommit,
 }
@@ -45,6 +50,9 @@ impl SledStore {
             dedup: db.open_tree("dedup")?,
             jobs: db.open_tree("jobs")?,
             due: db.open_tree("due")?,
+            attempts: db.open_tree("attempts")?,
+            dead: db.open_tree("dead")?,
+            wake: Arc::new(tokio::sync::Notify::new()),
             db,
             dedup_ttl_ms: dedup_ttl.as_millis() as u64,
             commit,
@@ -195,10 +203,14 @@ impl Store for SledStore {
                     deliveries: jobs.len(),
                 })
             });
-        result.map_err(|e| match e {
+        let outcome = result.map_err(|e| match e {
             TransactionError::Abort(e) => e,
             TransactionError::Storage(e) => e.into(),
-        })
+        })?;
+        if matches!(outcome, AcceptOutcome::Accepted { .. }) {
+            self.wake.notify_one();
+        }
+        Ok(outcome)
     }
 
     fn durable(&self) -> BoxFuture<'static, Result<(), StoreError>> {

@@ -16,7 +16,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tempfile::TempDir;
 
 pub fn now_secs() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 pub fn repo_file(name: &str) -> PathBuf {
@@ -44,7 +47,14 @@ pub fn sign(config: &Config, path: &str, body: &[u8], id: &str) -> Vec<(String, 
     sign_at(config, path, body, id, now_secs(), 0)
 }
 
-pub fn sign_at(config: &Config, path: &str, body: &[u8], id: &str, at: i64, secret: usize) -> Vec<(String, String)> {
+pub fn sign_at(
+    config: &Config,
+    path: &str,
+    body: &[u8],
+    id: &str,
+    at: i64,
+    secret: usize,
+) -> Vec<(String, String)> {
     let ep = config.endpoint(path).expect("endpoint exists");
     ep.scheme.sign(&ep.secrets[secret], body, at, id)
 }
@@ -89,7 +99,12 @@ impl TestRouter {
         sign(&self.config.load(), path, body, id)
     }
 
-    pub async fn post(&self, path: &str, body: &[u8], headers: &[(String, String)]) -> (u16, Value) {
+    pub async fn post(
+        &self,
+        path: &str,
+        body: &[u8],
+        headers: &[(String, String)],
+    ) -> (u16, Value) {
         post(&self.client, &format!("{}{path}", self.base), body, headers).await
     }
 
@@ -100,7 +115,12 @@ impl TestRouter {
     }
 }
 
-pub async fn post(client: &reqwest::Client, url: &str, body: &[u8], headers: &[(String, String)]) -> (u16, Value) {
+pub async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    body: &[u8],
+    headers: &[(String, String)],
+) -> (u16, Value) {
     let mut req = client
         .post(url)
         .header("content-type", "application/json")
@@ -157,7 +177,11 @@ impl RouterProcess {
             if let Ok(Some(status)) = child.try_wait() {
                 panic!("hookroute exited with {status}: {:?}", log.lock().unwrap());
             }
-            assert!(Instant::now() < deadline, "hookroute did not start: {:?}", log.lock().unwrap());
+            assert!(
+                Instant::now() < deadline,
+                "hookroute did not start: {:?}",
+                log.lock().unwrap()
+            );
         };
         Self { child, addr, log }
     }
@@ -175,5 +199,279 @@ impl RouterProcess {
 impl Drop for RouterProcess {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+impl RouterProcess {
+    /// How many log lines so far contain `needle`.
+    pub fn log_count(&self, needle: &str) -> usize {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(needle))
+            .count()
+    }
+
+    /// Waits until at least `n` log lines contain `needle`; panics with the log after `timeout`.
+    pub async fn wait_for_log(&self, needle: &str, n: usize, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while self.log_count(needle) < n {
+            assert!(
+                Instant::now() < deadline,
+                "no {n} log lines with {needle:?} within {timeout:?}:\n{}",
+                self.log.lock().unwrap().join("\n")
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Sends SIGHUP to the router (with the `kill` command, no libc).
+    pub fn hangup(&self) {
+        let status = Command::new("kill")
+            .arg("-HUP")
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -HUP failed: {status}");
+    }
+}
+
+/// Replaces `path` as editors and deploy tools do: a temporary file in the same directory,
+/// then a rename over the old one.
+pub fn write_by_rename(path: &Path, text: &str) {
+    let tmp = path.with_extension("tmp-write");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+/// Calls `check` every 5 ms until it returns true; returns how long that took. Panics with
+/// `what` after `timeout`.
+pub async fn poll_until<F, Fut>(timeout: Duration, what: &str, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    loop {
+        if check().await {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < timeout,
+            "not within {timeout:?}: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// The real app on a data directory the test owns, so it can be stopped and started again.
+pub struct RunningApp {
+    pub base: String,
+    pub config: Arc<ArcSwap<Config>>,
+    pub store: Arc<SledStore>,
+    pub client: reqwest::Client,
+    stop: actix_web::dev::ServerHandle,
+    run: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningApp {
+    /// Writes `dir/routes.yaml` (server, storage in `dir/data`, admin off, then `body`) and
+    /// starts the app, retrying for a while if a previous app's store is still being released.
+    pub async fn start_in(dir: &Path, body: &str, env: MapEnvironment) -> Self {
+        let path = dir.join("routes.yaml");
+        let yaml = format!(
+            "server:\n  listen: 127.0.0.1:0\n  workers: 2\nstorage:\n  data_dir: {}\nadmin:\n  listen: 'off'\n{body}",
+            dir.join("data").display()
+        );
+        std::fs::write(&path, yaml).unwrap();
+        let env: Arc<MapEnvironment> = Arc::new(env);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let app = loop {
+            match Application::build(&path, env.clone()) {
+                Ok(app) => break app,
+                Err(e) if Instant::now() < deadline => {
+                    eprintln!("app not started yet: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("app did not start: {e}"),
+            }
+        };
+        let base = format!("http://{}", app.addr());
+        let (config, store, stop) = (app.config.clone(), app.store.clone(), app.stop_handle());
+        let run = actix_web::rt::spawn(app.run_until_stopped());
+        Self {
+            base,
+            config,
+            store,
+            client: reqwest::Client::new(),
+            stop,
+            run,
+        }
+    }
+
+    pub async fn post_signed(&self, path: &str, body: &[u8], id: &str) -> (u16, Value) {
+        let headers = sign(&self.config.load(), path, body, id);
+        post(
+            &self.client,
+            &format!("{}{path}", self.base),
+            body,
+            &headers,
+        )
+        .await
+    }
+
+    /// Stops the server as SIGTERM would and waits until `run_until_stopped` has returned.
+    pub async fn stop(self) {
+        self.stop.stop(true).await;
+        self.run.await.unwrap().unwrap();
+    }
+}
+
+/// One scripted answer of a [`Downstream`].
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    pub delay: Duration,
+}
+
+impl Reply {
+    pub fn status(status: u16) -> Self {
+        Self {
+            status,
+            headers: vec![],
+            body: String::new(),
+            delay: Duration::ZERO,
+        }
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    pub fn body(mut self, body: &str) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    pub fn after(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+}
+
+/// A request a [`Downstream`] received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub at: Instant,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+struct DownstreamState {
+    script: Vec<Reply>,
+    received: std::sync::Mutex<Vec<Received>>,
+}
+
+/// A real HTTP server on loopback that records every request and answers from a script (the
+/// last reply repeats once the script runs out).
+pub struct Downstream {
+    pub url: String,
+    state: Arc<DownstreamState>,
+}
+
+impl Downstream {
+    pub fn start(script: Vec<Reply>) -> Self {
+        Self::start_on("127.0.0.1:0".parse().unwrap(), script)
+    }
+
+    pub fn start_on(addr: std::net::SocketAddr, script: Vec<Reply>) -> Self {
+        use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+        assert!(!script.is_empty());
+        let state = Arc::new(DownstreamState {
+            script,
+            received: Default::default(),
+        });
+        let data = web::Data::from(state.clone());
+        let handler = |req: HttpRequest, body: web::Bytes, state: web::Data<DownstreamState>| async move {
+            let reply = {
+                let mut received = state.received.lock().unwrap();
+                received.push(Received {
+                    at: Instant::now(),
+                    path: req.path().to_string(),
+                    headers: req
+                        .headers()
+                        .iter()
+                        .map(|(k, v)| {
+                            (
+                                k.as_str().to_string(),
+                                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                            )
+                        })
+                        .collect(),
+                    body: body.to_vec(),
+                });
+                state.script[(received.len() - 1).min(state.script.len() - 1)].clone()
+            };
+            tokio::time::sleep(reply.delay).await;
+            let mut resp =
+                HttpResponse::build(actix_web::http::StatusCode::from_u16(reply.status).unwrap());
+            for (k, v) in &reply.headers {
+                resp.insert_header((k.as_str(), v.as_str()));
+            }
+            resp.body(reply.body)
+        };
+        let listener = std::net::TcpListener::bind(addr).unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .default_service(web::to(handler))
+        })
+        .workers(1)
+        .disable_signals()
+        .shutdown_timeout(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+        actix_web::rt::spawn(server);
+        Self { url, state }
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.state.received.lock().unwrap().clone()
+    }
+
+    pub fn count(&self) -> usize {
+        self.state.received.lock().unwrap().len()
+    }
+}
+
+/// Polls `check` until it returns `Some`, or panics with `what` after `timeout`.
+pub async fn eventually<T>(
+    timeout: Duration,
+    what: &str,
+    mut check: impl FnMut() -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

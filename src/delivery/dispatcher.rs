@@ -1,0 +1,328 @@
+//! The dispatcher: takes due jobs from the store and runs their attempts, each target limited to
+//! its own concurrency by a semaphore, so a slow target never holds up another. [`Dispatcher::step`]
+//! starts what can start and returns at once (tests drive it to idle with
+//! [`Dispatcher::drive_until_idle`], no sleeping); [`Dispatcher::run`] loops over it, woken by an
+//! accepted event, a finished attempt, or the next due time (at most [`MAX_IDLE`] away).
+//!
+//! A job in flight keeps its `due` entry (see `store::queue`); the in-flight set stops a second
+//! scan from starting it again. A job whose target is not configured (removed by a reload) is
+//! postponed by [`ORPHAN_RECHECK`] without counting an attempt, until its target returns.
+
+use super::attempt::{self, millis, AttemptReport};
+use super::outcome::{AttemptOutcome, Failure};
+use super::request::{self, AttemptId};
+use super::retry::{self, RetryDecision};
+use crate::config::Config;
+use crate::store::{AttemptV1, DueJob, JobTransition, RecordOutcome, SledStore, StoreError};
+use crate::target::Target;
+use arc_swap::ArcSwap;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// Longest sleep between scans when nothing wakes the dispatcher.
+pub const MAX_IDLE: Duration = Duration::from_secs(1);
+/// How far a job of an unknown target is pushed back each time it comes due.
+pub const ORPHAN_RECHECK: Duration = Duration::from_secs(30);
+/// Most due entries one scan looks at. Jobs of busy targets count against it, so a backlog
+/// larger than this for busy targets can delay others until it shrinks.
+pub const SCAN_LIMIT: usize = 4096;
+
+/// What one [`Dispatcher::step`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StepOutcome {
+    /// Attempts started.
+    pub started: usize,
+    /// Due jobs left waiting because their target is at its concurrency limit.
+    pub busy: usize,
+    /// Due jobs postponed because their target is not configured.
+    pub orphaned: usize,
+    /// Attempts in flight after the step.
+    pub in_flight: usize,
+}
+
+pub struct Dispatcher {
+    store: Arc<SledStore>,
+    config: Arc<ArcSwap<Config>>,
+    client: reqwest::Client,
+    /// Per target: its configured concurrency and the semaphore enforcing it.
+    limits: HashMap<Arc<str>, (usize, Arc<Semaphore>)>,
+    in_flight: HashSet<u64>,
+    tasks: JoinSet<u64>,
+    task_jobs: HashMap<tokio::task::Id, u64>,
+}
+
+impl Dispatcher {
+    pub fn new(
+        store: Arc<SledStore>,
+        config: Arc<ArcSwap<Config>>,
+        client: reqwest::Client,
+    ) -> Self {
+        Self {
+            store,
+            config,
+            client,
+            limits: HashMap::new(),
+            in_flight: HashSet::new(),
+            tasks: JoinSet::new(),
+            task_jobs: HashMap::new(),
+        }
+    }
+
+    /// Starts an attempt for every job due at `now_ms` whose target has a free slot.
+    pub fn step(&mut self, now_ms: u64) -> Result<StepOutcome, StoreError> {
+        let config = self.config.load_full();
+        let in_flight = &self.in_flight;
+        let (due, _truncated) = self
+            .store
+            .due_jobs(now_ms, SCAN_LIMIT, &|id| in_flight.contains(&id))?;
+        let mut outcome = StepOutcome::default();
+        let mut orphans: BTreeMap<String, usize> = BTreeMap::new();
+        for job in due {
+            let Some(target) = config.target(&job.job.target).cloned() else {
+                self.store
+                    .postpone(&job, now_ms + ORPHAN_RECHECK.as_millis() as u64)?;
+                *orphans.entry(job.job.target).or_default() += 1;
+                outcome.orphaned += 1;
+                continue;
+            };
+            let Ok(permit) = self.limit(&target).try_acquire_owned() else {
+                outcome.busy += 1;
+                continue;
+            };
+            self.in_flight.insert(job.id);
+            let id = job.id;
+            let task = deliver(self.store.clone(), self.client.clone(), job, target, permit);
+            let handle = self.tasks.spawn(task);
+            self.task_jobs.insert(handle.id(), id);
+            outcome.started += 1;
+        }
+        for (target, jobs) in orphans {
+            tracing::warn!(
+                target_name = %target,
+                jobs,
+                "jobs for a target that is not configured stay queued; rechecking in {}",
+                humantime::format_duration(ORPHAN_RECHECK)
+            );
+        }
+        outcome.in_flight = self.in_flight.len();
+        Ok(outcome)
+    }
+
+    /// The target's semaphore, replaced when a reload changed its concurrency (attempts holding
+    /// permits of the old one finish under the old limit).
+    fn limit(&mut self, target: &Target) -> Arc<Semaphore> {
+        let entry = self.limits.entry(target.name.clone()).or_insert_with(|| {
+            (
+                target.concurrency,
+                Arc::new(Semaphore::new(target.concurrency)),
+            )
+        });
+        if entry.0 != target.concurrency {
+            *entry = (
+                target.concurrency,
+                Arc::new(Semaphore::new(target.concurrency)),
+            );
+        }
+        entry.1.clone()
+    }
+
+    /// Waits for one attempt in flight to finish (its outcome already recorded) and returns its
+    /// job id; `None` when nothing is in flight.
+    pub async fn join_one(&mut self) -> Option<u64> {
+        let joined = self.tasks.join_next_with_id().await?;
+        let (task, job) = match joined {
+            Ok((task, job)) => (task, Some(job)),
+            Err(e) => {
+                if e.is_panic() {
+                    tracing::error!("a delivery attempt panicked; its job stays queued");
+                }
+                (e.id(), None)
+            }
+        };
+        let job = self.task_jobs.remove(&task).or(job)?;
+        self.in_flight.remove(&job);
+        Some(job)
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// Steps and joins until nothing is due now and nothing is in flight. Retries scheduled for
+    /// later are left for later. Returns how many attempts were made.
+    pub async fn drive_until_idle(&mut self) -> Result<usize, StoreError> {
+        let mut attempts = 0;
+        loop {
+            let step = self.step(millis(SystemTime::now()))?;
+            attempts += step.started;
+            if self.join_one().await.is_none() && step.started == 0 {
+                return Ok(attempts);
+            }
+        }
+    }
+
+    /// The dispatcher's life: step, then wait for a wake-up, until `cancel`; then let attempts
+    /// in flight finish within `grace` and abandon the rest (they stay queued).
+    pub async fn run(mut self, cancel: CancellationToken, grace: Duration) {
+        let wake = self.store.wake.clone();
+        while !cancel.is_cancelled() {
+            let now = millis(SystemTime::now());
+            let idle = match self.step(now).and_then(|_| self.store.next_due_after(now)) {
+                Ok(next) => next.map_or(MAX_IDLE, |at| Duration::from_millis(at - now)),
+                Err(e) => {
+                    tracing::error!(error = %e, "reading the delivery queue failed");
+                    MAX_IDLE
+                }
+            };
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => {}
+                Some(_) = self.join_one() => {
+                    // Collect whatever else finished meanwhile before scanning again.
+                    while self.tasks.try_join_next_with_id().is_some_and(|r| self.forget(r)) {}
+                }
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(idle.min(MAX_IDLE)) => {}
+            }
+        }
+        self.drain(grace).await;
+    }
+
+    fn forget(&mut self, joined: Result<(tokio::task::Id, u64), tokio::task::JoinError>) -> bool {
+        let task = joined.as_ref().map_or_else(|e| e.id(), |(t, _)| *t);
+        if let Some(job) = self.task_jobs.remove(&task) {
+            self.in_flight.remove(&job);
+        }
+        true
+    }
+
+    async fn drain(&mut self, grace: Duration) {
+        if self.tasks.is_empty() {
+            return;
+        }
+        tracing::info!(
+            in_flight = self.tasks.len(),
+            "delivery stopping: waiting up to {} for attempts in flight",
+            humantime::format_duration(grace)
+        );
+        let finished =
+            tokio::time::timeout(grace, async { while self.join_one().await.is_some() {} }).await;
+        if finished.is_err() {
+            tracing::warn!(
+                abandoned = self.tasks.len(),
+                "grace period over: abandoning attempts in flight; their jobs stay queued"
+            );
+            self.tasks.shutdown().await;
+        }
+    }
+}
+
+/// One attempt from start to recorded outcome. Returns the job id.
+async fn deliver(
+    store: Arc<SledStore>,
+    client: reqwest::Client,
+    due: DueJob,
+    target: Arc<Target>,
+    _permit: OwnedSemaphorePermit,
+) -> u64 {
+    let id = AttemptId {
+        job_id: due.id,
+        attempt: due.job.attempts + 1,
+    };
+    let seq = due.job.event_seq;
+    let loaded = store.event(seq).and_then(|e| Ok((e, store.body(seq)?)));
+    let report = match loaded {
+        Ok((Some(event), body)) => {
+            let now_secs = millis(SystemTime::now()) / 1000;
+            let request = request::build(&target, id, &event, body, now_secs);
+            attempt::perform(&client, request).await
+        }
+        Ok((None, _)) => local_failure(format!("event {seq} is missing from the store")),
+        Err(e) => {
+            tracing::error!(job = id.job_id, error = %e, "cannot read the event to deliver");
+            // Leave the job due; pause so a failing store is not hammered.
+            tokio::time::sleep(MAX_IDLE).await;
+            return id.job_id;
+        }
+    };
+    let now = millis(SystemTime::now());
+    let transition = match &report.outcome {
+        AttemptOutcome::Delivered { .. } => JobTransition::Delivered,
+        AttemptOutcome::Failed(failure) => {
+            let jitter = rand::random_range(-1.0..=1.0);
+            let created = due.job.created_at_ms;
+            match retry::decide(&target.retry, id.attempt, created, now, failure, jitter) {
+                RetryDecision::RetryAt { at_ms, .. } => JobTransition::RetryAt { at_ms },
+                RetryDecision::GiveUp { reason } => JobTransition::Dead { reason },
+            }
+        }
+    };
+    log_attempt(&target, id, &report, &transition);
+    match store.record_attempt(&due, report.record, transition) {
+        Ok(RecordOutcome::Recorded(_)) => {}
+        Ok(RecordOutcome::Stale) => {
+            tracing::warn!(
+                job = id.job_id,
+                "the job changed during its attempt; outcome not recorded"
+            )
+        }
+        Err(e) => {
+            tracing::error!(job = id.job_id, error = %e, "recording an attempt failed; the job stays due")
+        }
+    }
+    id.job_id
+}
+
+fn local_failure(reason: String) -> AttemptReport {
+    AttemptReport {
+        record: AttemptV1 {
+            attempt: 0,
+            at_ms: millis(SystemTime::now()),
+            latency_ms: 0,
+            status: None,
+            error: Some(reason.clone()),
+            response_body: Vec::new(),
+        },
+        outcome: AttemptOutcome::Failed(Failure::permanent(reason)),
+    }
+}
+
+fn log_attempt(target: &Target, id: AttemptId, report: &AttemptReport, next: &JobTransition) {
+    let (job, attempt, latency_ms) = (id.job_id, id.attempt, report.record.latency_ms);
+    let status = report.record.status;
+    let target_name = &*target.name;
+    match next {
+        JobTransition::Delivered => {
+            tracing::info!(target_name, job, attempt, status, latency_ms, "delivered")
+        }
+        JobTransition::RetryAt { at_ms } => {
+            let error = report.record.error.as_deref().unwrap_or_default();
+            let in_ms = at_ms.saturating_sub(millis(SystemTime::now()));
+            tracing::warn!(
+                target_name,
+                job,
+                attempt,
+                status,
+                latency_ms,
+                error,
+                in_ms,
+                "attempt failed; will retry"
+            )
+        }
+        JobTransition::Dead { reason } => {
+            tracing::warn!(
+                target_name,
+                job,
+                attempt,
+                status,
+                latency_ms,
+                reason,
+                "dead-lettered"
+            )
+        }
+    }
+}

@@ -28,6 +28,8 @@ pub struct Application {
     /// What hot reloads did: for `/readyz` and the admin API.
     pub reload_status: crate::reload::SharedReloadStatus,
     delivery: DeliveryHandle,
+    /// The admin API server and its address, when `admin.listen` is set.
+    admin: Option<(Server, SocketAddr)>,
     /// Stops the background tasks (dispatcher, pruner) once the server has stopped.
     background: CancellationToken,
 }
@@ -64,6 +66,8 @@ impl Application {
         });
         let server =
             ingress::server(listener, ingress, workers).context("starting the HTTP server")?;
+        // Bound before any background task starts, so a busy admin port leaves nothing running.
+        let admin = start_admin(&config, &store)?;
         let background = CancellationToken::new();
         spawn_dedup_pruner(store.clone(), background.clone());
         let delivery = delivery::spawn(
@@ -82,6 +86,7 @@ impl Application {
             config_path: config_path.to_path_buf(),
             reload_status,
             delivery,
+            admin,
             background,
         })
     }
@@ -90,17 +95,51 @@ impl Application {
         self.addr
     }
 
+    /// Where the admin API listens, if it is on.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(|(_, addr)| *addr)
+    }
+
     /// Stops the server as a signal would; `run_until_stopped` then stops delivery too.
     pub fn stop_handle(&self) -> ServerHandle {
         self.server.handle()
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let admin = self.admin.map(|(server, _)| {
+            let handle = server.handle();
+            (handle, actix_web::rt::spawn(server))
+        });
         let served = self.server.await;
+        if let Some((handle, task)) = admin {
+            handle.stop(true).await;
+            let _ = task.await;
+        }
         self.delivery.shutdown().await;
         self.background.cancel();
         served
     }
+}
+
+/// Binds and starts the admin API when `admin.listen` is set.
+fn start_admin(
+    config: &Arc<ArcSwap<Config>>,
+    store: &Arc<SledStore>,
+) -> anyhow::Result<Option<(Server, SocketAddr)>> {
+    let settings = config.load().admin.clone();
+    let Some(listen) = settings.listen else {
+        return Ok(None);
+    };
+    let listener =
+        TcpListener::bind(listen).with_context(|| format!("binding the admin API on {listen}"))?;
+    let addr = listener.local_addr().context("reading the admin address")?;
+    let state = Arc::new(crate::admin::AdminState {
+        config: config.clone(),
+        store: store.clone(),
+        token: settings.token,
+    });
+    let server = crate::admin::server(listener, state).context("starting the admin API")?;
+    Ok(Some((server, addr)))
 }
 
 fn spawn_dedup_pruner(store: Arc<SledStore>, stop: CancellationToken) {

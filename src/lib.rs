@@ -7,6 +7,7 @@
 //! [`source`] / [`jsonpath`] (extract) -> [`rules`] (route) -> [`store`] (dedup and persist,
 //! group commit) -> answer. [`config`] turns the YAML into the compiled types these stages use.
 
+pub mod admin;
 pub mod app;
 pub mod check;
 pub mod cli;

@@ -16,6 +16,8 @@ use tempfile::TempDir;
 
 const APPLIED_WITHIN: Duration = Duration::from_secs(1);
 const REJECTED: &str = "config reload failed";
+/// The router logs each watcher event at trace level: a failure shows what it saw.
+const TRACE_RELOADS: &[(&str, &str)] = &[("HOOKROUTE_LOG", "info,hookroute::reload=trace")];
 
 /// A version of `routes.yaml`.
 struct Routes {
@@ -85,7 +87,7 @@ impl Fixture {
         std::fs::write(dir.path().join("secret-a"), "whsec_reload_secret_a").unwrap();
         let path = dir.path().join("routes.yaml");
         std::fs::write(&path, routes(dir.path()).text()).unwrap();
-        let router = RouterProcess::start(&path, &[]);
+        let router = RouterProcess::start(&path, TRACE_RELOADS);
         Self {
             dir,
             path,
@@ -102,12 +104,31 @@ impl Fixture {
 
     /// Waits until a signed request to `path` answers `status`; returns how long that took.
     async fn until_answers(&self, path: &str, secret: &str, status: u16) -> Duration {
-        poll_until(
-            APPLIED_WITHIN,
+        self.within(
             &format!("{path} answers {status} with {secret}"),
             move || async move { self.post(path, secret, "order.created").await.0 == status },
         )
         .await
+    }
+
+    /// Calls `check` every 5 ms until it holds, for at most [`APPLIED_WITHIN`]; returns how long
+    /// that took, or panics with the router's log.
+    async fn within<F, Fut>(&self, what: &str, mut check: F) -> Duration
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let started = Instant::now();
+        while !check().await {
+            if started.elapsed() > APPLIED_WITHIN {
+                panic!(
+                    "not within {APPLIED_WITHIN:?}: {what}; router log:\n{}",
+                    self.router.log.lock().unwrap().join("\n")
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        started.elapsed()
     }
 }
 
@@ -284,16 +305,13 @@ async fn twenty_rewrites_under_steady_signed_traffic_fail_no_request_and_invalid
             write(&f.path, &routes_of(version).text(), how);
             let added = format!("/added-{version}");
             let (fx, added_path) = (&*f, added.as_str());
-            let took = poll_until(
-                APPLIED_WITHIN,
-                &format!("version {version}"),
-                move || async move {
+            let took = f
+                .within(&format!("version {version}"), move || async move {
                     fx.post(added_path, SECRET_A, "order.created").await.0 == 200
                         && fx.post("/stable", SECRET_A, "charge.succeeded").await.1["status"]
                             == charge_status(version)
-                },
-            )
-            .await;
+                })
+                .await;
             latencies.push(took);
             let removed = format!("/added-{}", version - 1);
             assert_eq!(f.post(&removed, SECRET_A, "order.created").await.0, 404);
@@ -464,7 +482,7 @@ async fn a_kubernetes_configmap_symlink_flip_is_seen() {
     version(dir.path(), "..2026_01_01_v1", &routes);
     std::os::unix::fs::symlink("..2026_01_01_v1", dir.path().join("..data")).unwrap();
     std::os::unix::fs::symlink("..data/routes.yaml", dir.path().join("routes.yaml")).unwrap();
-    let router = RouterProcess::start(&dir.path().join("routes.yaml"), &[]);
+    let router = RouterProcess::start(&dir.path().join("routes.yaml"), TRACE_RELOADS);
     let f = Fixture {
         path: dir.path().join("routes.yaml"),
         dir,

@@ -34,11 +34,19 @@ use arc_swap::ArcSwap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio_util::sync::CancellationToken;
 
-/// Starts hot reload for the configuration at `config_path`, which `config` was loaded from:
-/// registers SIGHUP, starts the watcher thread and spawns the reload task. Returns the status
-/// the reloads keep. Must be called inside the actix (tokio) runtime. A watcher that cannot
-/// start is logged and leaves SIGHUP working.
+/// Starts hot reload for the configuration at `config_path`, which `config` was loaded from,
+/// and returns the status the reloads keep. Must be called inside the actix (tokio) runtime:
+/// hot reload stops when that runtime does.
+///
+/// The reload task runs on its own thread and current-thread runtime, not on actix's: the
+/// server's runtime also runs the delivery dispatcher, and a burst of deliveries must not hold
+/// back a reload (measured: with the reload task on the actix runtime, a retry storm delayed
+/// reloads past a second). SIGHUP is registered before this returns, so a SIGHUP sent once the
+/// router is listening reloads instead of killing it. A watcher or signal that cannot start is
+/// logged; the other trigger keeps working.
 pub fn start(
     config_path: &Path,
     env: Arc<dyn Environment>,
@@ -46,13 +54,31 @@ pub fn start(
 ) -> SharedReloadStatus {
     let status = ReloadStatus::shared(SystemTime::now());
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let hangups = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
-        Ok(s) => Some(s),
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
         Err(e) => {
-            tracing::warn!("cannot listen for SIGHUP ({e}): config reloads on file changes only");
-            None
+            tracing::error!("cannot start the config reload runtime ({e}): hot reload is off");
+            return status;
         }
     };
+    let hangups = {
+        let _in_reload_runtime = runtime.enter();
+        signal(SignalKind::hangup())
+            .inspect_err(|e| {
+                tracing::warn!("cannot listen for SIGHUP ({e}): reload on file changes only")
+            })
+            .ok()
+    };
+    // Cancelled when the actix runtime drops its tasks, i.e. when the application is gone.
+    let stop = CancellationToken::new();
+    let on_runtime_drop = stop.clone().drop_guard();
+    actix_web::rt::spawn(async move {
+        let _on_runtime_drop = on_runtime_drop;
+        std::future::pending::<()>().await
+    });
     if let Err(e) = watcher::spawn(config_path, tx.clone()) {
         tracing::error!("cannot start the config watcher thread ({e}): reload with SIGHUP");
     }
@@ -62,11 +88,16 @@ pub fn start(
         config,
         status: status.clone(),
     };
-    actix_web::rt::spawn(async move {
-        // Kept so the channel stays open for SIGHUP when the watcher thread is gone.
-        let _tx = tx;
-        reloader.run(rx, hangups).await;
-    });
+    let spawned = std::thread::Builder::new()
+        .name("config-reload".into())
+        .spawn(move || {
+            // Kept so the channel stays open for SIGHUP when the watcher thread is gone.
+            let _tx = tx;
+            runtime.block_on(reloader.run(rx, hangups, stop));
+        });
+    if let Err(e) = spawned {
+        tracing::error!("cannot start the config reload thread ({e}): hot reload is off");
+    }
     status
 }
 

@@ -1,6 +1,7 @@
 //! The reload task: waits for a trigger (the watcher saw the directory change, or SIGHUP), runs
 //! the same `config::load` as `check` and start-up on the blocking pool, applies the result and
 //! logs one line about it. Triggers that arrive during a reload are folded into the next one.
+//! It runs on its own thread and runtime (see [`super::start`]), apart from the server's.
 
 use super::apply::{apply, ReloadOutcome};
 use super::status::SharedReloadStatus;
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 use tokio::signal::unix::Signal;
 use tokio::sync::mpsc::UnboundedReceiver;
+use tokio_util::sync::CancellationToken;
 
 /// Why a reload runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,14 +40,16 @@ pub struct Reloader {
 }
 
 impl Reloader {
-    /// Runs until the runtime stops. `hangups` is `None` when SIGHUP could not be registered.
+    /// Runs until `stop` is cancelled. `hangups` is `None` when SIGHUP could not be registered.
     pub async fn run(
         self,
         mut triggers: UnboundedReceiver<ReloadTrigger>,
         mut hangups: Option<Signal>,
+        stop: CancellationToken,
     ) {
         loop {
             let trigger = tokio::select! {
+                () = stop.cancelled() => return,
                 t = triggers.recv() => match t {
                     Some(t) => t,
                     None => return,
@@ -60,7 +64,7 @@ impl Reloader {
     pub async fn reload(&self, trigger: ReloadTrigger) -> ReloadOutcome {
         let started = Instant::now();
         let (path, env) = (self.path.clone(), self.env.clone());
-        let loaded = actix_web::rt::task::spawn_blocking(move || config::load(&path, env.as_ref()))
+        let loaded = tokio::task::spawn_blocking(move || config::load(&path, env.as_ref()))
             .await
             .unwrap_or_else(|panic| {
                 Err(ConfigErrors {

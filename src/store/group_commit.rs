@@ -22,7 +22,9 @@ pub struct CommitStats {
 }
 
 pub struct GroupCommit {
-    queue: mpsc::Sender<Waiter>,
+    /// `None` only while dropping.
+    queue: Option<mpsc::Sender<Waiter>>,
+    thread: Option<std::thread::JoinHandle<()>>,
     pub stats: Arc<CommitStats>,
 }
 
@@ -32,7 +34,7 @@ impl GroupCommit {
         let (queue, waiting) = mpsc::channel::<Waiter>();
         let stats = Arc::new(CommitStats::default());
         let thread_stats = stats.clone();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("hookroute-commit".into())
             .spawn(move || {
                 while let Ok(first) = waiting.recv() {
@@ -57,17 +59,34 @@ impl GroupCommit {
                     }
                 }
             })?;
-        Ok(Self { queue, stats })
+        Ok(Self {
+            queue: Some(queue),
+            thread: Some(thread),
+            stats,
+        })
     }
 
     /// Resolves once everything written before this call is on disk.
     pub fn wait(&self) -> oneshot::Receiver<Result<(), StoreError>> {
         let (tx, rx) = oneshot::channel();
-        if let Err(mpsc::SendError(tx)) = self.queue.send(tx) {
-            let _ = tx.send(Err(StoreError::Storage(
-                "the commit thread has stopped".into(),
-            )));
+        let sent = match &self.queue {
+            Some(queue) => queue.send(tx).map_err(|mpsc::SendError(tx)| tx),
+            None => Err(tx),
+        };
+        if let Err(tx) = sent {
+            let _ = tx.send(Err(StoreError::Storage("the commit thread has stopped".into())));
         }
         rx
+    }
+}
+
+impl Drop for GroupCommit {
+    /// Stops the thread and waits for it, so that its handle on the database is gone (and the
+    /// store's lock released) once the store is dropped.
+    fn drop(&mut self) {
+        self.queue.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }

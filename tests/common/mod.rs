@@ -245,26 +245,6 @@ pub fn write_by_rename(path: &Path, text: &str) {
     std::fs::rename(&tmp, path).unwrap();
 }
 
-/// Calls `check` every 5 ms until it returns true; returns how long that took. Panics with
-/// `what` after `timeout`.
-pub async fn poll_until<F, Fut>(timeout: Duration, what: &str, mut check: F) -> Duration
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let started = Instant::now();
-    loop {
-        if check().await {
-            return started.elapsed();
-        }
-        assert!(
-            started.elapsed() < timeout,
-            "not within {timeout:?}: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
 /// The real app on a data directory the test owns, so it can be stopped and started again.
 pub struct RunningApp {
     pub base: String,
@@ -473,5 +453,45 @@ pub async fn eventually<T>(
         }
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+impl RouterProcess {
+    /// The admin API's address, from the "admin listening on http://ADDR" log line.
+    pub async fn admin_addr(&self) -> String {
+        self.wait_for_log("admin listening on http://", 1, Duration::from_secs(10))
+            .await;
+        let log = self.log.lock().unwrap();
+        let line = log
+            .iter()
+            .find(|l| l.contains("admin listening on http://"))
+            .unwrap();
+        let addr = line.split("admin listening on http://").nth(1).unwrap();
+        addr.split_whitespace().next().unwrap().to_string()
+    }
+}
+
+/// What a `hookroute` CLI run printed, and its exit code.
+#[derive(Debug)]
+pub struct CliRun {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs the real `hookroute` binary with `args` (without waiting on the test's runtime thread).
+pub async fn hookroute(args: &[&str], envs: &[(&str, &str)]) -> CliRun {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_hookroute"));
+    cmd.args(args)
+        .env_remove("HOOKROUTE_ADMIN_URL")
+        .env_remove("HOOKROUTE_ADMIN_TOKEN");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().await.expect("hookroute runs");
+    CliRun {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }

@@ -1,4 +1,6 @@
 //! Command-line interface: what the user types, and `run`, which turns it into an exit code.
+//! `serve` and `check` work on the config; `events`, `dlq` and `replay` talk to a running
+//! router's admin API (never to the store, which only one process may open).
 
 use crate::app::{Application, StartError};
 use crate::config::env::LayeredEnvironment;
@@ -10,6 +12,8 @@ use std::sync::Arc;
 
 /// Exit code for a configuration that does not load (EX_DATAERR's neighbour, EX_USAGE = 64).
 pub const EXIT_BAD_CONFIG: u8 = 64;
+/// Exit code for a command used wrongly (EX_USAGE).
+pub const EXIT_USAGE: u8 = 64;
 /// Exit code when the service cannot start (store or port unavailable): EX_UNAVAILABLE.
 pub const EXIT_UNAVAILABLE: u8 = 69;
 
@@ -49,6 +53,79 @@ pub enum Command {
         #[arg(long, short, default_value = "routes.yaml", env = "HOOKROUTE_CONFIG")]
         config: PathBuf,
     },
+    /// Accepted events, through the admin API.
+    Events {
+        #[command(flatten)]
+        admin: AdminArgs,
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
+    /// Dead letters, through the admin API.
+    Dlq {
+        #[command(flatten)]
+        admin: AdminArgs,
+        #[command(subcommand)]
+        command: DlqCommand,
+    },
+    /// Deliver an event again to its current matching targets (or to one named target).
+    Replay {
+        #[command(flatten)]
+        admin: AdminArgs,
+        /// The event's sequence number.
+        event_seq: u64,
+        /// Only this target (it must exist in the running config).
+        #[arg(long)]
+        target: Option<String>,
+    },
+}
+
+/// How to reach the admin API.
+#[derive(Debug, clap::Args)]
+pub struct AdminArgs {
+    #[arg(
+        long,
+        global = true,
+        env = "HOOKROUTE_ADMIN_URL",
+        default_value = "http://127.0.0.1:9090"
+    )]
+    pub admin_url: String,
+    /// Read the bearer token from this environment variable (default: HOOKROUTE_ADMIN_TOKEN).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub token_env: Option<String>,
+    /// Print the API's JSON answer instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Events in sequence order.
+    List {
+        #[arg(long)]
+        after: Option<u64>,
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// One event with its deliveries and attempts: by sequence number or `endpoint/event_id`.
+    Show { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// Dead-lettered deliveries.
+    List {
+        #[arg(long)]
+        after: Option<u64>,
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// Put one dead letter (or all of them) back in the queue.
+    Retry {
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        job_id: Option<u64>,
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -66,6 +143,13 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Check { config } => check(config, env),
         Command::Serve { config } => serve(config, env),
+        Command::Events { admin, command } => admin_command(admin, AdminCall::Events(command)),
+        Command::Dlq { admin, command } => admin_command(admin, AdminCall::Dlq(command)),
+        Command::Replay {
+            admin,
+            event_seq,
+            target,
+        } => admin_command(admin, AdminCall::Replay { event_seq, target }),
     }
 }
 
@@ -87,6 +171,9 @@ fn serve(path: PathBuf, env: Arc<dyn Environment>) -> ExitCode {
     let result = actix_web::rt::System::new().block_on(async move {
         let app = Application::build(&path, env)?;
         tracing::info!(config = %path.display(), "hookroute listening on http://{}", app.addr());
+        if let Some(admin) = app.admin_addr() {
+            tracing::info!("admin listening on http://{admin}");
+        }
         app.run_until_stopped()
             .await
             .map_err(|e| StartError::Other(e.into()))
@@ -105,6 +192,130 @@ fn serve(path: PathBuf, env: Arc<dyn Environment>) -> ExitCode {
             ExitCode::from(EXIT_UNAVAILABLE)
         }
     }
+}
+
+enum AdminCall {
+    Events(EventsCommand),
+    Dlq(DlqCommand),
+    Replay {
+        event_seq: u64,
+        target: Option<String>,
+    },
+}
+
+fn page_query(after: Option<u64>, limit: Option<usize>) -> String {
+    let mut q = Vec::new();
+    if let Some(a) = after {
+        q.push(format!("after={a}"));
+    }
+    if let Some(l) = limit {
+        q.push(format!("limit={l}"));
+    }
+    if q.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", q.join("&"))
+    }
+}
+
+/// Runs one admin command: 0 on success, 69 when the API is unreachable, 1 when it refuses.
+fn admin_command(args: AdminArgs, call: AdminCall) -> ExitCode {
+    use crate::admin::client::{AdminClient, ClientError};
+    let token_var = args.token_env.as_deref().unwrap_or("HOOKROUTE_ADMIN_TOKEN");
+    let token = std::env::var(token_var).ok().filter(|t| !t.is_empty());
+    if args.token_env.is_some() && token.is_none() {
+        eprintln!("hookroute: environment variable {token_var} is not set");
+        return ExitCode::from(EXIT_USAGE);
+    }
+    let client = AdminClient::new(&args.admin_url, token);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("hookroute: cannot start a runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(call_admin(&client, call, args.json));
+    match result {
+        Ok(output) => {
+            print!("{output}");
+            ExitCode::SUCCESS
+        }
+        Err(AdminCliError::Client(e @ ClientError::Unreachable { .. })) => {
+            eprintln!("hookroute: {e} (is `hookroute serve` running with admin.listen set?)");
+            ExitCode::from(EXIT_UNAVAILABLE)
+        }
+        Err(e) => {
+            eprintln!("hookroute: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum AdminCliError {
+    #[error(transparent)]
+    Client(#[from] crate::admin::client::ClientError),
+    #[error("unexpected answer from the admin API: {0}")]
+    Shape(#[from] serde_json::Error),
+}
+
+/// Turns one kind of API answer into text.
+type RenderFn = fn(serde_json::Value) -> Result<String, serde_json::Error>;
+
+/// Calls the API and renders its answer: as JSON with `json`, else as text.
+async fn call_admin(
+    client: &crate::admin::client::AdminClient,
+    call: AdminCall,
+    json: bool,
+) -> Result<String, AdminCliError> {
+    use crate::admin::{render, views};
+    use serde_json::{from_value, Value};
+    let (answer, text): (Value, RenderFn) = match call {
+        AdminCall::Events(EventsCommand::List { after, limit }) => (
+            client
+                .get(&format!("/events{}", page_query(after, limit)))
+                .await?,
+            |v| Ok(render::events(&from_value::<Vec<views::EventSummary>>(v)?)),
+        ),
+        AdminCall::Events(EventsCommand::Show { id }) => {
+            (client.get(&format!("/events/{id}")).await?, |v| {
+                Ok(render::event(&from_value::<views::EventView>(v)?))
+            })
+        }
+        AdminCall::Dlq(DlqCommand::List { after, limit }) => (
+            client
+                .get(&format!("/dlq{}", page_query(after, limit)))
+                .await?,
+            |v| Ok(render::dead_letters(&from_value::<Vec<views::JobView>>(v)?)),
+        ),
+        AdminCall::Dlq(DlqCommand::Retry {
+            job_id: Some(id), ..
+        }) => (client.post(&format!("/dlq/{id}/retry"), None).await?, |v| {
+            Ok(render::retried_one(&from_value::<views::JobView>(v)?))
+        }),
+        AdminCall::Dlq(DlqCommand::Retry { job_id: None, .. }) => {
+            (client.post("/dlq/retry", None).await?, |v| {
+                Ok(render::retried_all(&from_value::<views::RetryAllView>(v)?))
+            })
+        }
+        AdminCall::Replay { event_seq, target } => {
+            let body = serde_json::json!({ "target": target });
+            (
+                client
+                    .post(&format!("/events/{event_seq}/replay"), Some(&body))
+                    .await?,
+                |v| Ok(render::replayed(&from_value::<views::ReplayView>(v)?)),
+            )
+        }
+    };
+    if json {
+        return Ok(format!("{}\n", serde_json::to_string_pretty(&answer)?));
+    }
+    Ok(text(answer)?)
 }
 
 fn init_logging(format: LogFormat) {

@@ -1,0 +1,171 @@
+//! The admin API: a second actix server on its own listener (`admin.listen`, loopback by
+//! default) for operators and the `hookroute events|dlq|replay` commands. It lists events and
+//! dead letters, retries dead letters and replays events. When `admin.token` is set every request
+//! needs `Authorization: Bearer <token>`. Handlers are thin: they extract and call [`ops`].
+
+pub mod client;
+pub mod error;
+pub mod ops;
+pub mod render;
+pub mod views;
+
+pub use error::AdminError;
+
+use crate::config::Config;
+use crate::store::SledStore;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{from_fn, Next};
+use actix_web::{web, App, HttpResponse, HttpServer};
+use arc_swap::ArcSwap;
+use serde::Deserialize;
+use std::net::TcpListener;
+use std::sync::Arc;
+
+/// What the admin handlers share.
+pub struct AdminState {
+    pub config: Arc<ArcSwap<Config>>,
+    pub store: Arc<SledStore>,
+    pub token: Option<String>,
+}
+
+/// Starts the admin server on `listener`. It does not handle signals: the application stops it
+/// once the ingress server has stopped.
+pub fn server(listener: TcpListener, state: Arc<AdminState>) -> std::io::Result<Server> {
+    let data = web::Data::from(state);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(
+                web::QueryConfig::default()
+                    .error_handler(|e, _| AdminError::BadRequest(e.to_string()).into()),
+            )
+            .app_data(
+                web::JsonConfig::default()
+                    .error_handler(|e, _| AdminError::BadRequest(e.to_string()).into()),
+            )
+            .app_data(
+                web::PathConfig::default()
+                    .error_handler(|e, _| AdminError::BadRequest(e.to_string()).into()),
+            )
+            .wrap(from_fn(require_token))
+            .route("/healthz", web::get().to(healthz))
+            .route("/events", web::get().to(list_events))
+            .route("/events/{seq}/replay", web::post().to(replay))
+            .route("/events/{key:.+}", web::get().to(show_event))
+            .route("/dlq", web::get().to(dead_letters))
+            .route("/dlq/retry", web::post().to(retry_all))
+            .route("/dlq/{job_id}/retry", web::post().to(retry_one))
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(5)
+    .listen(listener)?;
+    Ok(server.run())
+}
+
+/// Whether `header` is `Bearer <token>`, compared in constant time.
+pub fn bearer_matches(header: Option<&str>, token: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    header
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .is_some_and(|given| bool::from(given.trim().as_bytes().ct_eq(token.as_bytes())))
+}
+
+async fn require_token(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let token = req
+        .app_data::<web::Data<AdminState>>()
+        .and_then(|s| s.token.clone());
+    if let Some(token) = token {
+        let header = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        if !bearer_matches(header, &token) {
+            return Err(AdminError::Unauthorized.into());
+        }
+    }
+    next.call(req).await
+}
+
+#[derive(Debug, Deserialize)]
+struct Page {
+    after: Option<u64>,
+    limit: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplayRequest {
+    target: Option<String>,
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+async fn list_events(
+    state: web::Data<AdminState>,
+    page: web::Query<Page>,
+) -> Result<HttpResponse, AdminError> {
+    let events = ops::list_events(&state.store, page.after, ops::page_limit(page.limit))?;
+    Ok(HttpResponse::Ok().json(events))
+}
+
+async fn show_event(
+    state: web::Data<AdminState>,
+    key: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    Ok(HttpResponse::Ok().json(ops::show_event(&state.store, &key)?))
+}
+
+async fn dead_letters(
+    state: web::Data<AdminState>,
+    page: web::Query<Page>,
+) -> Result<HttpResponse, AdminError> {
+    let jobs = ops::dead_letters(&state.store, page.after, ops::page_limit(page.limit))?;
+    Ok(HttpResponse::Ok().json(jobs))
+}
+
+async fn retry_one(
+    state: web::Data<AdminState>,
+    job_id: web::Path<u64>,
+) -> Result<HttpResponse, AdminError> {
+    Ok(HttpResponse::Ok().json(ops::retry_one(&state.store, *job_id)?))
+}
+
+async fn retry_all(state: web::Data<AdminState>) -> Result<HttpResponse, AdminError> {
+    Ok(HttpResponse::Ok().json(ops::retry_all(&state.store)?))
+}
+
+/// The body is optional: empty means "the current matching targets".
+async fn replay(
+    state: web::Data<AdminState>,
+    seq: web::Path<u64>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AdminError> {
+    let request: ReplayRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        ReplayRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| AdminError::BadRequest(e.to_string()))?
+    };
+    let config = state.config.load();
+    let view = ops::replay(&state.store, &config, *seq, request.target.as_deref())?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_matches;
+
+    #[test]
+    fn only_the_exact_bearer_token_is_accepted() {
+        assert!(bearer_matches(Some("Bearer s3cret"), "s3cret"));
+        assert!(!bearer_matches(Some("Bearer s3cre"), "s3cret"));
+        assert!(!bearer_matches(Some("s3cret"), "s3cret"));
+        assert!(!bearer_matches(None, "s3cret"));
+    }
+}

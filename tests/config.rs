@@ -32,7 +32,12 @@ fn every_example_yaml_in_the_repo_loads_without_errors_or_warnings() {
     }
     for file in files {
         let cfg = config::load(&file, &dev_env()).unwrap_or_else(|e| panic!("{e}"));
-        assert!(cfg.warnings.is_empty(), "{}: {:?}", file.display(), cfg.warnings);
+        assert!(
+            cfg.warnings.is_empty(),
+            "{}: {:?}",
+            file.display(),
+            cfg.warnings
+        );
         assert!(!cfg.endpoints.is_empty());
     }
 }
@@ -48,9 +53,24 @@ fn check_prints_endpoints_rules_and_targets_and_exits_0() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    for expected in ["/webhook/stripe", "stripe", "payment_intent.succeeded", "payments-service", "http://127.0.0.1:9002/payments", "2 secrets"] {
-        assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for expected in [
+        "/webhook/stripe",
+        "stripe",
+        "payment_intent.succeeded",
+        "payments-service",
+        "http://127.0.0.1:9002/payments",
+        "2 secrets",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in:\n{stdout}"
+        );
     }
 }
 

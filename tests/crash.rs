@@ -33,12 +33,16 @@ endpoints:
 }
 
 fn body_for(id: &str) -> Vec<u8> {
-    format!(r#"{{"id":"{id}","type":"charge.succeeded","data":{{"object":{{"n":"{id}"}}}}}}"#).into_bytes()
+    format!(r#"{{"id":"{id}","type":"charge.succeeded","data":{{"object":{{"n":"{id}"}}}}}}"#)
+        .into_bytes()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_at_random_moments_loses_no_acknowledged_event() {
-    let cycles: usize = std::env::var("HOOKROUTE_CRASH_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
+    let cycles: usize = std::env::var("HOOKROUTE_CRASH_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
     let path = dir.path().join("routes.yaml");
@@ -57,7 +61,8 @@ async fn sigkill_at_random_moments_loses_no_acknowledged_event() {
         let before = acked.lock().unwrap().len();
         let senders: Vec<_> = (0..16)
             .map(|worker| {
-                let (url, stop, acked, cfg) = (url.clone(), stop.clone(), acked.clone(), cfg.clone());
+                let (url, stop, acked, cfg) =
+                    (url.clone(), stop.clone(), acked.clone(), cfg.clone());
                 tokio::spawn(async move {
                     let client = reqwest::Client::new();
                     for n in 0.. {
@@ -72,7 +77,9 @@ async fn sigkill_at_random_moments_loses_no_acknowledged_event() {
                             req = req.header(k.as_str(), v.as_str());
                         }
                         match req.send().await {
-                            Ok(resp) if resp.status().is_success() => acked.lock().unwrap().push(id),
+                            Ok(resp) if resp.status().is_success() => {
+                                acked.lock().unwrap().push(id)
+                            }
                             Ok(resp) => panic!("unexpected status {}", resp.status()),
                             Err(_) => break, // the router died under us
                         }
@@ -92,12 +99,16 @@ async fn sigkill_at_random_moments_loses_no_acknowledged_event() {
         for s in senders {
             s.await.unwrap();
         }
-        assert!(acked.lock().unwrap().len() > before, "cycle {cycle}: nothing was acknowledged");
+        assert!(
+            acked.lock().unwrap().len() > before,
+            "cycle {cycle}: nothing was acknowledged"
+        );
     }
 
     let acked = acked.lock().unwrap().clone();
     {
-        let store = SledStore::open(&data_dir, Duration::from_secs(3600)).expect("the store opens after SIGKILL");
+        let store = SledStore::open(&data_dir, Duration::from_secs(3600))
+            .expect("the store opens after SIGKILL");
         let missing: Vec<&String> = acked
             .iter()
             .filter(|id| match store.find_event("stripe", id).unwrap() {
@@ -105,7 +116,13 @@ async fn sigkill_at_random_moments_loses_no_acknowledged_event() {
                 None => true,
             })
             .collect();
-        assert!(missing.is_empty(), "{} of {} acknowledged events lost: {:?}", missing.len(), acked.len(), &missing[..missing.len().min(5)]);
+        assert!(
+            missing.is_empty(),
+            "{} of {} acknowledged events lost: {:?}",
+            missing.len(),
+            acked.len(),
+            &missing[..missing.len().min(5)]
+        );
         eprintln!(
             "crash test: {cycles} SIGKILL cycles, {} acknowledged events, 0 lost; start-up to serving: {:?}",
             acked.len(),
@@ -116,6 +133,16 @@ async fn sigkill_at_random_moments_loses_no_acknowledged_event() {
     let router = RouterProcess::start(&path, &[("CRASH_STRIPE_SECRET", SECRET)]);
     let first = &acked[0];
     let body = body_for(first);
-    let (status, answer) = post(&reqwest::Client::new(), &router.url("/stripe"), &body, &sign(&cfg, "/stripe", &body, first)).await;
-    assert_eq!((status, answer["status"].as_str()), (200, Some("duplicate")), "{answer}");
+    let (status, answer) = post(
+        &reqwest::Client::new(),
+        &router.url("/stripe"),
+        &body,
+        &sign(&cfg, "/stripe", &body, first),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("duplicate")),
+        "{answer}"
+    );
 }

@@ -15,7 +15,10 @@ const SECRET: &str = "whsec_delivery_crash";
 
 #[actix_web::test]
 async fn sigkill_during_delivery_then_restart_delivers_every_accepted_event() {
-    let events: usize = std::env::var("HOOKROUTE_DELIVERY_CRASH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let events: usize = std::env::var("HOOKROUTE_DELIVERY_CRASH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
     let sink = Downstream::start(vec![Reply::status(200).after(Duration::from_millis(20))]);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("routes.yaml");
@@ -42,7 +45,9 @@ endpoints:
         ),
     )
     .unwrap();
-    let cfg = Arc::new(config::load(&path, &MapEnvironment::default().with("DC_SECRET", SECRET)).unwrap());
+    let cfg = Arc::new(
+        config::load(&path, &MapEnvironment::default().with("DC_SECRET", SECRET)).unwrap(),
+    );
     let mut router = RouterProcess::start(&path, &[("DC_SECRET", SECRET)]);
 
     // Accept every event (each answered 200 = durable).
@@ -55,8 +60,13 @@ endpoints:
             for n in (worker..events).step_by(16) {
                 let id = format!("evt_{n}");
                 let body = format!(r#"{{"id":"{id}","type":"t","n":{n}}}"#).into_bytes();
-                let (status, answer) = post(&client, &url, &body, &sign(&cfg, "/in", &body, &id)).await;
-                assert_eq!((status, answer["status"].as_str()), (200, Some("accepted")), "{answer}");
+                let (status, answer) =
+                    post(&client, &url, &body, &sign(&cfg, "/in", &body, &id)).await;
+                assert_eq!(
+                    (status, answer["status"].as_str()),
+                    (200, Some("accepted")),
+                    "{answer}"
+                );
             }
         }));
     }
@@ -64,22 +74,38 @@ endpoints:
         s.await.unwrap();
     }
     let delivered_before_kill = sink.count();
-    assert!(delivered_before_kill < events, "the sink was too fast for the test: kill came after all deliveries");
+    assert!(
+        delivered_before_kill < events,
+        "the sink was too fast for the test: kill came after all deliveries"
+    );
     router.kill();
     let after_kill = sink.count();
 
     let started = Instant::now();
     let _router = RouterProcess::start(&path, &[("DC_SECRET", SECRET)]);
-    let received = eventually(Duration::from_secs(60), "every accepted event delivered after restart", || {
-        let mut seen: HashMap<String, usize> = HashMap::new();
-        for r in sink.received() {
-            *seen.entry(r.header("x-hookroute-event-id").unwrap_or_default().to_string()).or_default() += 1;
-        }
-        (seen.len() >= events).then_some(seen)
-    })
+    let received = eventually(
+        Duration::from_secs(60),
+        "every accepted event delivered after restart",
+        || {
+            let mut seen: HashMap<String, usize> = HashMap::new();
+            for r in sink.received() {
+                *seen
+                    .entry(
+                        r.header("x-hookroute-event-id")
+                            .unwrap_or_default()
+                            .to_string(),
+                    )
+                    .or_default() += 1;
+            }
+            (seen.len() >= events).then_some(seen)
+        },
+    )
     .await;
     for n in 0..events {
-        assert!(received.contains_key(&format!("evt_{n}")), "evt_{n} never delivered");
+        assert!(
+            received.contains_key(&format!("evt_{n}")),
+            "evt_{n} never delivered"
+        );
     }
     let duplicates: usize = received.values().map(|c| c - 1).sum();
     eprintln!(

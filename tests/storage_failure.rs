@@ -22,23 +22,39 @@ struct BrokenStore {
 impl Store for BrokenStore {
     fn accept(&self, _: NewEvent<'_>) -> Result<AcceptOutcome, StoreError> {
         if self.fail_accept {
-            return Err(StoreError::Storage("No space left on device (os error 28)".into()));
+            return Err(StoreError::Storage(
+                "No space left on device (os error 28)".into(),
+            ));
         }
-        Ok(AcceptOutcome::Accepted { event_seq: 1, deliveries: 1 })
+        Ok(AcceptOutcome::Accepted {
+            event_seq: 1,
+            deliveries: 1,
+        })
     }
 
     fn durable(&self) -> BoxFuture<'static, Result<(), StoreError>> {
-        async { Err(StoreError::Storage("fdatasync: Input/output error (os error 5)".into())) }.boxed()
+        async {
+            Err(StoreError::Storage(
+                "fdatasync: Input/output error (os error 5)".into(),
+            ))
+        }
+        .boxed()
     }
 }
 
 async fn serve_with(store: BrokenStore) -> (String, Arc<ArcSwap<config::Config>>) {
-    let yaml = format!("admin: {{listen: 'off'}}\n{}", example_endpoints_and_targets());
+    let yaml = format!(
+        "admin: {{listen: 'off'}}\n{}",
+        example_endpoints_and_targets()
+    );
     let cfg = config::load_str(&yaml, Path::new("."), &dev_env()).expect("example loads");
     let cfg = Arc::new(ArcSwap::from_pointee(cfg));
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let ingress = Arc::new(Ingress { config: cfg.clone(), store: Arc::new(store) });
+    let ingress = Arc::new(Ingress {
+        config: cfg.clone(),
+        store: Arc::new(store),
+    });
     actix_web::rt::spawn(ingress::server(listener, ingress, Some(1)).unwrap());
     (base, cfg)
 }
@@ -50,7 +66,12 @@ async fn assert_503_for(store: BrokenStore) {
     let client = reqwest::Client::new();
     let resp = client
         .post(format!("{base}/webhook/stripe"))
-        .headers(headers.iter().map(|(k, v)| (k.parse().unwrap(), v.parse().unwrap())).collect())
+        .headers(
+            headers
+                .iter()
+                .map(|(k, v)| (k.parse().unwrap(), v.parse().unwrap()))
+                .collect(),
+        )
         .body(body.to_vec())
         .send()
         .await
@@ -59,7 +80,10 @@ async fn assert_503_for(store: BrokenStore) {
     assert_eq!(resp.headers()["retry-after"], "5");
     let answer: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(answer["error"], "storage_unavailable");
-    assert!(!answer.to_string().contains("os error"), "the cause is logged, not shown: {answer}");
+    assert!(
+        !answer.to_string().contains("os error"),
+        "the cause is logged, not shown: {answer}"
+    );
 }
 
 #[actix_web::test]

@@ -74,7 +74,9 @@ impl GroupCommit {
             None => Err(tx),
         };
         if let Err(tx) = sent {
-            let _ = tx.send(Err(StoreError::Storage("the commit thread has stopped".into())));
+            let _ = tx.send(Err(StoreError::Storage(
+                "the commit thread has stopped".into(),
+            )));
         }
         rx
     }

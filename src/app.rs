@@ -78,6 +78,10 @@ impl Application {
         )
         .context("starting the delivery dispatcher")?;
         let reload_status = crate::reload::start(config_path, env, config.clone());
+        let admin = admin.map(|(server, addr, state)| {
+            let _ = state.reload.set(reload_status.clone());
+            (server, addr)
+        });
         Ok(Self {
             server,
             addr,
@@ -125,7 +129,7 @@ impl Application {
 fn start_admin(
     config: &Arc<ArcSwap<Config>>,
     store: &Arc<SledStore>,
-) -> anyhow::Result<Option<(Server, SocketAddr)>> {
+) -> anyhow::Result<Option<(Server, SocketAddr, Arc<crate::admin::AdminState>)>> {
     let settings = config.load().admin.clone();
     let Some(listen) = settings.listen else {
         return Ok(None);
@@ -137,9 +141,10 @@ fn start_admin(
         config: config.clone(),
         store: store.clone(),
         token: settings.token,
+        reload: Default::default(),
     });
-    let server = crate::admin::server(listener, state).context("starting the admin API")?;
-    Ok(Some((server, addr)))
+    let server = crate::admin::server(listener, state.clone()).context("starting the admin API")?;
+    Ok(Some((server, addr, state)))
 }
 
 fn spawn_dedup_pruner(store: Arc<SledStore>, stop: CancellationToken) {

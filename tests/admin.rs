@@ -248,3 +248,42 @@ async fn the_cli_exits_69_when_the_admin_api_is_unreachable() {
     assert_eq!(run.code, Some(69), "{run:?}");
     assert!(run.stderr.contains("cannot reach the admin API"), "{run:?}");
 }
+
+#[actix_web::test]
+async fn readyz_shows_a_rejected_reload_with_its_errors_while_the_last_good_config_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = config(dir.path(), "http://127.0.0.1:9", false);
+    let router = RouterProcess::start(&path, &[("IN_SECRET", IN_SECRET)]);
+    let admin = router.admin_addr().await;
+    let client = reqwest::Client::new();
+    let readyz = || async {
+        let resp = client
+            .get(format!("http://{admin}/readyz"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 200);
+        resp.json::<Value>().await.unwrap()
+    };
+    assert_eq!(readyz().await["config"]["file_in_effect"], true);
+
+    let good = std::fs::read_to_string(&path).unwrap();
+    write_by_rename(
+        &path,
+        &good.replace("forward: [sink]", "forward: [no-such-target]"),
+    );
+    wait_until(
+        Duration::from_secs(5),
+        "the rejected reload shows in /readyz",
+        || async { readyz().await["config"]["reloads_failed"].as_u64() >= Some(1) },
+    )
+    .await;
+    let status = readyz().await;
+    assert_eq!(status["config"]["file_in_effect"], false, "{status}");
+    let errors = status["config"]["last_failure"]["errors"].to_string();
+    assert!(
+        errors.contains("endpoints[0].rules[0].forward[0]") && errors.contains("no-such-target"),
+        "{status}"
+    );
+    send_event(&router, br#"{"id":"evt_still_served"}"#).await;
+}

@@ -27,6 +27,8 @@ pub struct AdminState {
     pub config: Arc<ArcSwap<Config>>,
     pub store: Arc<SledStore>,
     pub token: Option<String>,
+    /// Set once hot reload has started (after the admin server binds).
+    pub reload: std::sync::OnceLock<crate::reload::SharedReloadStatus>,
 }
 
 /// Starts the admin server on `listener`. It does not handle signals: the application stops it
@@ -50,6 +52,7 @@ pub fn server(listener: TcpListener, state: Arc<AdminState>) -> std::io::Result<
             )
             .wrap(from_fn(require_token))
             .route("/healthz", web::get().to(healthz))
+            .route("/readyz", web::get().to(readyz))
             .route("/events", web::get().to(list_events))
             .route("/events/{seq}/replay", web::post().to(replay))
             .route("/events/{key:.+}", web::get().to(show_event))
@@ -168,4 +171,33 @@ mod tests {
         assert!(!bearer_matches(Some("s3cret"), "s3cret"));
         assert!(!bearer_matches(None, "s3cret"));
     }
+}
+
+/// Ready once the store is open, the config loaded and delivery running (all true once the
+/// application is built); shows what hot reload did, including the last rejected file's errors.
+async fn readyz(state: web::Data<AdminState>) -> HttpResponse {
+    use std::time::UNIX_EPOCH;
+    let Some(status) = state.reload.get() else {
+        return HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "starting"}));
+    };
+    let s = status
+        .read()
+        .map(|s| s.clone())
+        .unwrap_or_else(|e| e.into_inner().clone());
+    let unix = |t: std::time::SystemTime| {
+        t.duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    };
+    HttpResponse::Ok().json(serde_json::json!({
+        "status": "ready",
+        "config": {
+            "file_in_effect": s.file_in_effect(),
+            "last_success_unix": unix(s.last_success),
+            "reloads_applied": s.applied,
+            "reloads_failed": s.failed,
+            "last_failure": s.last_failure.as_ref().map(|f| serde_json::json!({"at_unix": unix(f.at), "errors": f.errors})),
+            "needs_restart": s.needs_restart.iter().map(|r| r.to_string()).collect::<Vec<_>>(),
+        }
+    }))
 }

@@ -160,19 +160,6 @@ async fn replay(
     Ok(HttpResponse::Ok().json(view))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::bearer_matches;
-
-    #[test]
-    fn only_the_exact_bearer_token_is_accepted() {
-        assert!(bearer_matches(Some("Bearer s3cret"), "s3cret"));
-        assert!(!bearer_matches(Some("Bearer s3cre"), "s3cret"));
-        assert!(!bearer_matches(Some("s3cret"), "s3cret"));
-        assert!(!bearer_matches(None, "s3cret"));
-    }
-}
-
 /// Ready once the store is open, the config loaded and delivery running (all true once the
 /// application is built); shows what hot reload did, including the last rejected file's errors.
 async fn readyz(state: web::Data<AdminState>) -> HttpResponse {
@@ -200,4 +187,17 @@ async fn readyz(state: web::Data<AdminState>) -> HttpResponse {
             "needs_restart": s.needs_restart.iter().map(|r| r.to_string()).collect::<Vec<_>>(),
         }
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_matches;
+
+    #[test]
+    fn only_the_exact_bearer_token_is_accepted() {
+        assert!(bearer_matches(Some("Bearer s3cret"), "s3cret"));
+        assert!(!bearer_matches(Some("Bearer s3cre"), "s3cret"));
+        assert!(!bearer_matches(Some("s3cret"), "s3cret"));
+        assert!(!bearer_matches(None, "s3cret"));
+    }
 }

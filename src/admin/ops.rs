@@ -6,7 +6,6 @@ use super::error::AdminError;
 use super::views::*;
 use crate::config::Config;
 use crate::store::SledStore;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -30,21 +29,17 @@ pub fn list_events(
     after: Option<u64>,
     limit: usize,
 ) -> Result<Vec<EventSummary>, AdminError> {
-    let events = store.events_page(after, limit)?;
-    let Some(first) = events.first().map(|(s, _)| *s) else {
-        return Ok(Vec::new());
-    };
-    let mut summaries: HashMap<u64, DeliverySummary> = HashMap::new();
-    // Job ids come after their event's seq: one scan of the jobs covers the page.
-    for (id, job) in store.jobs()? {
-        if id > first && events.iter().any(|(s, _)| *s == job.event_seq) {
-            summaries.entry(job.event_seq).or_default().add(&job.state);
-        }
-    }
-    Ok(events
+    store
+        .events_page(after, limit)?
         .iter()
-        .map(|(seq, e)| EventSummary::new(*seq, e, summaries.remove(seq).unwrap_or_default()))
-        .collect())
+        .map(|(seq, e)| {
+            let mut summary = DeliverySummary::default();
+            for (_, job) in store.jobs_of(*seq)? {
+                summary.add(&job.state);
+            }
+            Ok(EventSummary::new(*seq, e, summary))
+        })
+        .collect()
 }
 
 /// Finds an event by its sequence number or as `endpoint/event_id`.

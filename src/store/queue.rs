@@ -73,13 +73,6 @@ fn abort<T>(e: impl Into<QueueError>) -> TxResult<T> {
     Err(ConflictableTransactionError::Abort(e.into()))
 }
 
-fn decode_job(id: u64, bytes: &[u8]) -> Result<JobV1, StoreError> {
-    match decode::<StoredJob>(bytes) {
-        Ok(StoredJob::V1(j)) => Ok(j),
-        Err(e) => Err(StoreError::Corrupt(format!("job {id}: {e}"))),
-    }
-}
-
 fn flatten<T>(r: Result<T, TransactionError<QueueError>>) -> Result<T, QueueError> {
     r.map_err(|e| match e {
         TransactionError::Abort(e) => e,
@@ -291,21 +284,15 @@ impl SledStore {
             .map(|_| self.db().generate_id())
             .collect::<Result<Vec<_>, _>>()
             .map_err(StoreError::from)?;
-        let result = (&self.jobs, &self.due).transaction(|(jobs, due)| {
-            for (id, target) in ids.iter().zip(targets) {
-                let job = StoredJob::V1(JobV1 {
-                    event_seq: seq,
-                    target: target.to_string(),
-                    created_at_ms: now_ms,
-                    state: JobState::Pending,
-                    attempts: 0,
-                    next_attempt_at_ms: now_ms,
-                });
-                jobs.insert(&seq_key(*id), encode(&job))?;
-                due.insert(&due_key(now_ms, *id), &[][..])?;
-            }
-            Ok(())
-        });
+        let result =
+            (&self.jobs, &self.due, &self.event_jobs).transaction(|(jobs, due, event_jobs)| {
+                for (id, target) in ids.iter().zip(targets) {
+                    jobs.insert(&seq_key(*id), pending_job(seq, target, now_ms))?;
+                    due.insert(&due_key(now_ms, *id), &[][..])?;
+                    event_jobs.insert(&event_job_key(seq, *id), &[][..])?;
+                }
+                Ok(())
+            });
         flatten(result)?;
         self.wake.notify_one();
         Ok(ids)
@@ -324,31 +311,27 @@ impl SledStore {
             .map(|kv| {
                 let (k, v) = kv?;
                 let seq = read_u64(&k).unwrap_or_default();
-                match decode::<StoredEvent>(&v) {
-                    Ok(StoredEvent::V1(e)) => Ok((seq, e)),
-                    Err(e) => Err(StoreError::Corrupt(format!("event {seq}: {e}"))),
-                }
+                Ok((seq, decode_event(seq, &v)?))
             })
             .collect()
     }
 
-    /// An event with its jobs and their attempts. Jobs are found by scanning the job ids after
-    /// the event's (ids only grow, so none is before it): linear in later jobs, fine for an
-    /// admin view; an event -> jobs index would make it direct.
+    /// An event with its jobs and their attempts.
     pub fn event_detail(&self, seq: u64) -> Result<Option<EventDetail>, StoreError> {
         let Some(event) = self.event(seq)? else {
             return Ok(None);
         };
-        let mut jobs = Vec::new();
-        for kv in self.jobs.range(seq_key(seq.saturating_add(1))..) {
-            let (k, v) = kv?;
-            let id = read_u64(&k).unwrap_or_default();
-            let job = decode_job(id, &v)?;
-            if job.event_seq == seq {
-                let attempts = self.attempts_of(id)?;
-                jobs.push(JobDetail { id, job, attempts });
-            }
-        }
+        let jobs = self
+            .jobs_of(seq)?
+            .into_iter()
+            .map(|(id, job)| {
+                Ok(JobDetail {
+                    id,
+                    job,
+                    attempts: self.attempts_of(id)?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
         Ok(Some(EventDetail { seq, event, jobs }))
     }
 

@@ -2,6 +2,7 @@
 //! version, so a later release can read what an earlier one wrote. Keys are big-endian integers
 //! so that sled's ordering is numeric ordering.
 
+use super::StoreError;
 use serde::{Deserialize, Serialize};
 
 /// An accepted event. The body is kept apart, in chunks (see `BODY_CHUNK`).
@@ -81,6 +82,32 @@ pub fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, postcard::Er
     postcard::from_bytes(bytes)
 }
 
+pub fn decode_event(seq: u64, bytes: &[u8]) -> Result<EventV1, StoreError> {
+    match decode::<StoredEvent>(bytes) {
+        Ok(StoredEvent::V1(e)) => Ok(e),
+        Err(e) => Err(StoreError::Corrupt(format!("event {seq}: {e}"))),
+    }
+}
+
+pub fn decode_job(id: u64, bytes: &[u8]) -> Result<JobV1, StoreError> {
+    match decode::<StoredJob>(bytes) {
+        Ok(StoredJob::V1(j)) => Ok(j),
+        Err(e) => Err(StoreError::Corrupt(format!("job {id}: {e}"))),
+    }
+}
+
+/// A new job for `event_seq`, due at `now_ms`, encoded.
+pub fn pending_job(event_seq: u64, target: &str, now_ms: u64) -> Vec<u8> {
+    encode(&StoredJob::V1(JobV1 {
+        event_seq,
+        target: target.to_string(),
+        created_at_ms: now_ms,
+        state: JobState::Pending,
+        attempts: 0,
+        next_attempt_at_ms: now_ms,
+    }))
+}
+
 pub fn seq_key(seq: u64) -> [u8; 8] {
     seq.to_be_bytes()
 }
@@ -111,6 +138,11 @@ pub fn dedup_key(endpoint: &str, event_id: &str) -> Vec<u8> {
     k.push(0);
     k.extend_from_slice(event_id.as_bytes());
     k
+}
+
+/// `event_jobs` index: an event's jobs, found by prefix scan on the event's seq.
+pub fn event_job_key(seq: u64, job: u64) -> [u8; 16] {
+    due_key(seq, job)
 }
 
 /// Dedup value: the event's sequence number and when it was accepted.

@@ -1,7 +1,7 @@
 //! The sled implementation of [`Store`]. Trees: `events` (seq -> event), `bodies` (seq+chunk ->
 //! bytes), `dedup` (endpoint\0id -> seq+time), `jobs` (job id -> job), `due` (time+job id, the
-//! dispatcher's queue), `attempts` (job id+attempt no -> attempt), `dead` (job id -> empty, the
-//! dead-letter list). Durability comes from the group-commit thread, never from sled alone.
+//! dispatcher's queue), `event_jobs` (seq+job id -> empty: an event's jobs), `attempts` (job
+//! id+attempt no -> attempt), `dead` (job id -> empty, the dead-letter list). Durability comes from the group-commit thread, never from sled alone.
 
 use super::group_commit::{CommitStats, GroupCommit};
 use super::records::*;
@@ -21,6 +21,7 @@ pub struct SledStore {
     pub(crate) dedup: sled::Tree,
     pub(crate) jobs: sled::Tree,
     pub(crate) due: sled::Tree,
+    pub(crate) event_jobs: sled::Tree,
     pub(crate) attempts: sled::Tree,
     pub(crate) dead: sled::Tree,
     /// Notified after each accepted event (and each requeue), so the dispatcher wakes at once.
@@ -50,6 +51,7 @@ impl SledStore {
             dedup: db.open_tree("dedup")?,
             jobs: db.open_tree("jobs")?,
             due: db.open_tree("due")?,
+            event_jobs: db.open_tree("event_jobs")?,
             attempts: db.open_tree("attempts")?,
             dead: db.open_tree("dead")?,
             wake: Arc::new(tokio::sync::Notify::new()),
@@ -66,10 +68,7 @@ impl SledStore {
     pub fn event(&self, seq: u64) -> Result<Option<EventV1>, StoreError> {
         self.events
             .get(seq_key(seq))?
-            .map(|v| match decode::<StoredEvent>(&v) {
-                Ok(StoredEvent::V1(e)) => Ok(e),
-                Err(e) => Err(StoreError::Corrupt(format!("event {seq}: {e}"))),
-            })
+            .map(|v| decode_event(seq, &v))
             .transpose()
     }
 
@@ -101,12 +100,22 @@ impl SledStore {
             .map(|kv| {
                 let (k, v) = kv?;
                 let id = read_u64(&k).unwrap_or_default();
-                match decode::<StoredJob>(&v) {
-                    Ok(StoredJob::V1(j)) => Ok((id, j)),
-                    Err(e) => Err(StoreError::Corrupt(format!("job {id}: {e}"))),
-                }
+                Ok((id, decode_job(id, &v)?))
             })
             .collect()
+    }
+
+    /// The jobs of one event, in id order (through the `event_jobs` index).
+    pub fn jobs_of(&self, seq: u64) -> Result<Vec<(u64, JobV1)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.event_jobs.scan_prefix(seq_key(seq)) {
+            let (k, _) = kv?;
+            let id = read_u64(&k[8..]).unwrap_or_default();
+            if let Some(v) = self.jobs.get(seq_key(id))? {
+                out.push((id, decode_job(id, &v)?));
+            }
+        }
+        Ok(out)
     }
 
     /// Removes dedup markers older than the window; returns how many.
@@ -158,17 +167,7 @@ impl Store for SledStore {
             .targets
             .iter()
             .zip(&job_ids)
-            .map(|(target, id)| {
-                let job = StoredJob::V1(JobV1 {
-                    event_seq: seq,
-                    target: target.to_string(),
-                    created_at_ms: ev.received_at_ms,
-                    state: JobState::Pending,
-                    attempts: 0,
-                    next_attempt_at_ms: ev.received_at_ms,
-                });
-                (*id, encode(&job))
-            })
+            .map(|(target, id)| (*id, pending_job(seq, target, ev.received_at_ms)))
             .collect();
         let dkey = dedup_key(ev.endpoint, ev.event_id);
         let now = ev.received_at_ms;
@@ -180,8 +179,9 @@ impl Store for SledStore {
             &self.dedup,
             &self.jobs,
             &self.due,
+            &self.event_jobs,
         )
-            .transaction(|(events, bodies, dedup, job_tree, due)| {
+            .transaction(|(events, bodies, dedup, job_tree, due, event_jobs)| {
                 if let Some(existing) = dedup.get(&dkey)? {
                     if let Some((first, at)) = parse_dedup_value(&existing) {
                         if at.saturating_add(ttl) > now {
@@ -197,6 +197,7 @@ impl Store for SledStore {
                 for (id, job) in &jobs {
                     job_tree.insert(&seq_key(*id), job.as_slice())?;
                     due.insert(&due_key(now, *id), &[][..])?;
+                    event_jobs.insert(&event_job_key(seq, *id), &[][..])?;
                 }
                 Ok::<_, ConflictableTransactionError<StoreError>>(AcceptOutcome::Accepted {
                     event_seq: seq,

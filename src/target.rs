@@ -1,6 +1,7 @@
 //! A downstream target, compiled: where events are POSTed and the delivery policy (timeout,
 //! headers, concurrency, retries). Built at config load; the dispatcher only reads it.
 
+use crate::signature::{Scheme, SecretKey};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,8 +16,23 @@ pub struct Target {
     pub forward_headers: Vec<String>,
     pub concurrency: usize,
     pub retry: RetryPolicy,
-    /// Standard Webhooks signing key (decoded), when outbound signing is on.
-    pub signing_key: Option<Arc<[u8]>>,
+    /// Present when outbound signing is on.
+    pub signing: Option<OutboundSigner>,
+}
+
+/// Signs outbound requests as a Standard Webhooks sender would, with the same compiled
+/// `standard-webhooks` preset that verifies inbound ones.
+#[derive(Debug, Clone)]
+pub struct OutboundSigner {
+    pub scheme: Arc<Scheme>,
+    pub key: SecretKey,
+}
+
+impl OutboundSigner {
+    /// `webhook-id` (= `id`), `webhook-timestamp` and `webhook-signature` for `body`.
+    pub fn headers(&self, id: &str, now_secs: i64, body: &[u8]) -> Vec<(String, String)> {
+        self.scheme.sign(&self.key, body, now_secs, id)
+    }
 }
 
 /// Exponential backoff with jitter, bounded by attempts and by age.

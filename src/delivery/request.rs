@@ -6,8 +6,6 @@
 
 use crate::store::EventV1;
 use crate::target::Target;
-use base64::Engine;
-use hmac::{KeyInit, Mac};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use std::time::Duration;
 
@@ -84,15 +82,12 @@ pub fn build(
             headers.insert(HeaderName::from_static(name), v);
         }
     }
-    if let Some(key) = &target.signing_key {
-        let signature = sign(key, &delivery_id, now_secs, &body);
-        for (name, value) in [
-            ("webhook-id", delivery_id.clone()),
-            ("webhook-timestamp", now_secs.to_string()),
-            ("webhook-signature", signature),
-        ] {
+    if let Some(signer) = &target.signing {
+        for (name, value) in signer.headers(&delivery_id, now_secs as i64, &body) {
+            let name =
+                HeaderName::from_bytes(name.as_bytes()).expect("preset header names are valid");
             let value = HeaderValue::from_str(&value).expect("digits and base64 are valid");
-            headers.insert(HeaderName::from_static(name), value);
+            headers.insert(name, value);
         }
     }
     OutboundRequest {
@@ -103,25 +98,37 @@ pub fn build(
     }
 }
 
-/// Standard Webhooks: `v1,` + base64 of HMAC-SHA256 over `{id}.{timestamp}.{body}`.
-pub fn sign(key: &[u8], id: &str, timestamp: u64, body: &[u8]) -> String {
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes any key");
-    mac.update(format!("{id}.{timestamp}.").as_bytes());
-    mac.update(body);
-    let tag = mac.finalize().into_bytes();
-    format!(
-        "v1,{}",
-        base64::engine::general_purpose::STANDARD.encode(tag)
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::RetryPolicy;
+    use crate::target::{OutboundSigner, RetryPolicy};
     use std::sync::Arc;
 
-    fn target(signing_key: Option<&[u8]>) -> Target {
+    fn signer(secret: &str) -> OutboundSigner {
+        let scheme = crate::signature::scheme_from_value(
+            crate::signature::preset("standard-webhooks")
+                .unwrap()
+                .scheme
+                .clone(),
+        )
+        .unwrap();
+        let key = scheme.decode_secret(secret).unwrap();
+        OutboundSigner {
+            scheme: Arc::new(scheme),
+            key,
+        }
+    }
+
+    fn signature_of(signer: &OutboundSigner, id: &str, at: i64, body: &[u8]) -> String {
+        signer
+            .headers(id, at, body)
+            .into_iter()
+            .find(|(k, _)| k == "webhook-signature")
+            .unwrap()
+            .1
+    }
+
+    fn target(signing: Option<OutboundSigner>) -> Target {
         Target {
             name: Arc::from("t"),
             url: "http://127.0.0.1:1/in".parse().unwrap(),
@@ -133,7 +140,7 @@ mod tests {
             forward_headers: vec!["x-trace".into(), "host".into(), "authorization".into()],
             concurrency: 1,
             retry: RetryPolicy::default(),
-            signing_key: signing_key.map(Arc::from),
+            signing,
         }
     }
 
@@ -180,24 +187,28 @@ mod tests {
     #[test]
     fn signing_follows_standard_webhooks() {
         // The published example of the Standard Webhooks specification.
-        let key = base64::engine::general_purpose::STANDARD
-            .decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
-            .unwrap();
+        let signer = signer("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
         let body = br#"{"test": 2432232314}"#;
         assert_eq!(
-            sign(&key, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body),
+            signature_of(&signer, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body),
             "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
         );
         let id = AttemptId {
             job_id: 7,
             attempt: 1,
         };
-        let req = build(&target(Some(&key)), id, &event(), body.to_vec(), 1614265330);
+        let req = build(
+            &target(Some(signer.clone())),
+            id,
+            &event(),
+            body.to_vec(),
+            1614265330,
+        );
         assert_eq!(req.headers["webhook-id"], "7");
         assert_eq!(req.headers["webhook-timestamp"], "1614265330");
         assert_eq!(
             req.headers["webhook-signature"].to_str().unwrap(),
-            sign(&key, "7", 1614265330, body)
+            signature_of(&signer, "7", 1614265330, body)
         );
     }
 }

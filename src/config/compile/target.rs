@@ -4,8 +4,8 @@ use super::take;
 use crate::config::env::{interpolate, Environment};
 use crate::config::error::ErrorSink;
 use crate::config::raw::{Lenient, RawRetry, RawTarget};
-use crate::target::{RetryPolicy, Target, DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT};
-use base64::Engine;
+use crate::signature;
+use crate::target::{OutboundSigner, RetryPolicy, Target, DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT};
 use indexmap::IndexMap;
 use reqwest::header::{HeaderName, HeaderValue};
 use std::path::Path;
@@ -89,16 +89,23 @@ fn compile(
         &format!("{path}.retry"),
         sink,
     );
-    let signing_key = raw.signing.and_then(|s| {
+    let signing = raw.signing.and_then(|s| {
         let spath = format!("{path}.signing.secret");
         let secret = super::endpoint::read_secret(&s.secret, &spath, base_dir, env, sink)?;
-        let b64 = secret.strip_prefix("whsec_").unwrap_or(&secret);
-        match base64::engine::general_purpose::STANDARD.decode(b64.trim()) {
-            Ok(k) if !k.is_empty() => Some(Arc::from(k.into_boxed_slice())),
-            _ => {
+        let scheme = signature::preset("standard-webhooks")
+            .and_then(|p| signature::scheme_from_value(p.scheme.clone()).ok())
+            .expect("the built-in standard-webhooks preset compiles");
+        match scheme.decode_secret(&secret) {
+            Ok(key) => Some(OutboundSigner {
+                scheme: Arc::new(scheme),
+                key: key.with_label(format!("targets.{name}.signing")),
+            }),
+            Err(msg) => {
                 sink.push(
                     spath,
-                    "expected a Standard Webhooks secret: whsec_ followed by base64",
+                    format!(
+                        "expected a Standard Webhooks secret (whsec_ followed by base64): {msg}"
+                    ),
                 );
                 None
             }
@@ -119,7 +126,7 @@ fn compile(
             .collect(),
         concurrency: raw.concurrency.unwrap_or(DEFAULT_CONCURRENCY).max(1),
         retry,
-        signing_key,
+        signing,
     })
 }
 

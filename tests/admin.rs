@@ -28,25 +28,11 @@ storage:
   data_dir: {data}
 admin:
   listen: 127.0.0.1:0{token_line}
-targets:
-  sink:
-    url: {url}/hook
-    retry: {{ max_attempts: 2, initial_delay: 50ms, max_delay: 100ms, max_age: 1h }}
-endpoints:
-  - path: /in
-    name: in
-    verify:
-      algorithm: hmac-sha256
-      signature: {{ from: "header:X-Signature", prefix: "x-sha256=", encoding: hex }}
-      payload: "{{body}}"
-      secrets:
-        - env: IN_SECRET
-    event:
-      id: "json:$.id"
-    rules:
-      - name: all
-        forward: [sink]
-"#,
+{routes}"#,
+        routes = routes(
+            &format!("  sink:\n    url: {url}/hook\n    retry: {{ max_attempts: 2, initial_delay: 50ms, max_delay: 100ms, max_age: 1h }}"),
+            &["sink"],
+        ),
         data = dir.join("data").display()
     );
     let path = dir.join("routes.yaml");

@@ -25,31 +25,6 @@ fn env() -> MapEnvironment {
         .with("SIGNING_SECRET", &format!("whsec_{SIGNING_KEY}"))
 }
 
-/// `targets` (YAML lines under `targets:`) and one endpoint `/in` forwarding to `forward`.
-fn routes(targets: &str, forward: &[&str]) -> String {
-    format!(
-        r#"
-targets:
-{targets}
-endpoints:
-  - path: /in
-    name: in
-    verify:
-      algorithm: hmac-sha256
-      signature: {{ from: "header:X-Signature", prefix: "x-sha256=", encoding: hex }}
-      payload: "{{body}}"
-      secrets:
-        - env: IN_SECRET
-    event:
-      id: "json:$.id"
-    rules:
-      - name: all
-        forward: [{}]
-"#,
-        forward.join(", ")
-    )
-}
-
 fn target(name: &str, url: &str, extra: &str) -> String {
     format!("  {name}:\n    url: {url}/hook\n    {FAST_RETRY}\n{extra}")
 }

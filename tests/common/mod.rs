@@ -495,3 +495,28 @@ pub async fn hookroute(args: &[&str], envs: &[(&str, &str)]) -> CliRun {
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
+
+/// `targets` (YAML lines under `targets:`) and one endpoint `/in` forwarding to `forward`.
+pub fn routes(targets: &str, forward: &[&str]) -> String {
+    format!(
+        r#"
+targets:
+{targets}
+endpoints:
+  - path: /in
+    name: in
+    verify:
+      algorithm: hmac-sha256
+      signature: {{ from: "header:X-Signature", prefix: "x-sha256=", encoding: hex }}
+      payload: "{{body}}"
+      secrets:
+        - env: IN_SECRET
+    event:
+      id: "json:$.id"
+    rules:
+      - name: all
+        forward: [{}]
+"#,
+        forward.join(", ")
+    )
+}

@@ -112,6 +112,7 @@ pub fn verify<'a>(
     let request = SignedRequest {
         headers: inbound.headers,
         body: inbound.body,
+        url: None,
     };
     endpoint.scheme.verify(&request, &endpoint.secrets, now)?;
     Ok(VerifiedRequest { inbound })

@@ -27,7 +27,7 @@ pub use raw::{
     parse_scheme_value, KeyDecoding, RawAlgorithm, RawKey, RawKvList, RawScheme, RawSignature,
     RawSignatureParse, RawTimestamp, SignatureEncoding, TimestampUnit,
 };
-pub use request::{HeaderList, HeaderSource, SignedRequest};
+pub use request::{HeaderList, HeaderSource, SignInput, SignedMessage, SignedRequest};
 pub use secret::SecretKey;
 pub use verify::{SignatureError, VerifiedSignature};
 

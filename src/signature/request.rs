@@ -50,17 +50,52 @@ impl HeaderSource for HeaderList {
     }
 }
 
-/// The parts of a request a signature covers: headers and the exact body bytes as received.
+/// The parts of a request a signature covers: headers, the exact body bytes as received, and
+/// the full URL as the provider saw it (scheme, host, path and query; behind a proxy this is the
+/// public URL, not the one the router was reached on). Schemes that do not sign the URL ignore it.
 #[derive(Clone, Copy)]
 pub struct SignedRequest<'a> {
     pub headers: &'a dyn HeaderSource,
     pub body: &'a [u8],
+    pub url: Option<&'a str>,
 }
 
 impl<'a> SignedRequest<'a> {
     pub fn new(headers: &'a dyn HeaderSource, body: &'a [u8]) -> Self {
-        Self { headers, body }
+        Self {
+            headers,
+            body,
+            url: None,
+        }
     }
+
+    /// The same request with the URL the provider sent it to.
+    pub fn with_url(mut self, url: &'a str) -> Self {
+        self.url = Some(url);
+        self
+    }
+}
+
+/// What [`super::Scheme::sign_message`] signs: a body a sender is about to send, and where to.
+#[derive(Clone, Copy)]
+pub struct SignInput<'a> {
+    pub secret: &'a super::SecretKey,
+    pub body: &'a [u8],
+    /// The URL the request is sent to, for schemes that sign it.
+    pub url: Option<&'a str>,
+    pub now_unix_secs: i64,
+    /// The message id, for schemes whose payload or headers carry one.
+    pub id: &'a str,
+}
+
+/// A request as a real provider would send it: the headers to add, the body (changed only by
+/// schemes that carry the signature inside it) and the URL (changed only by schemes that add a
+/// query parameter to it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedMessage {
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub url: Option<String>,
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use super::header::{
     SignatureHeader,
 };
 use super::raw::{RawAlgorithm, TimestampUnit};
-use super::request::{HeaderList, HeaderSource, SignedRequest};
+use super::request::{HeaderList, HeaderSource, SignInput, SignedMessage, SignedRequest};
 use super::secret::SecretKey;
 use super::template::MissingHeader;
 
@@ -222,6 +222,25 @@ impl Scheme {
         let mut all = vec![(rule.header.clone(), value)];
         all.extend(headers.0);
         all
+    }
+
+    /// Signs a whole message as a sender would: headers, and for schemes that carry the
+    /// signature in the body or the URL, the changed body or URL.
+    pub fn sign_message(&self, input: SignInput<'_>) -> Result<SignedMessage, SignatureError> {
+        Ok(SignedMessage {
+            headers: self.sign(input.secret, input.body, input.now_unix_secs, input.id),
+            body: input.body.to_vec(),
+            url: input.url.map(str::to_string),
+        })
+    }
+
+    /// The secret text a receiver configures to verify what `signing_secret` signs: the same
+    /// text for shared-secret (HMAC, token) schemes, the encoded public key for asymmetric ones.
+    pub fn verifying_secret_text(&self, signing_secret: &str) -> Result<String, String> {
+        match self.algorithm {
+            RawAlgorithm::Ed25519 => Err("deriving an ed25519 public key is not done yet".into()),
+            _ => Ok(signing_secret.to_string()),
+        }
     }
 
     /// The HMAC of the payload pieces under `key`.

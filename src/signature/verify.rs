@@ -14,10 +14,11 @@ use super::header::{
     decode_signature, encode_signature, format_signature_header, split_signature_header,
     SignatureHeader,
 };
-use super::raw::{RawAlgorithm, TimestampUnit};
+use super::raw::{KeyDecoding, RawAlgorithm, TimestampUnit};
 use super::request::{HeaderList, HeaderSource, SignInput, SignedMessage, SignedRequest};
 use super::secret::SecretKey;
 use super::template::MissingHeader;
+use base64::Engine as _;
 
 /// A request whose signature matched: which secret matched, and the timestamp (unix seconds)
 /// when the scheme has one.
@@ -241,6 +242,23 @@ impl Scheme {
             RawAlgorithm::Ed25519 => Err("deriving an ed25519 public key is not done yet".into()),
             _ => Ok(signing_secret.to_string()),
         }
+    }
+
+    /// A fresh random signing secret written the way this scheme's senders hand it out (for
+    /// `hookroute sign --new-secret` and round-trip tests). For asymmetric schemes it is the
+    /// private key; [`Scheme::verifying_secret_text`] gives the receiver's side.
+    pub fn generate_signing_secret(&self) -> Result<String, String> {
+        if self.algorithm == RawAlgorithm::Ed25519 {
+            return Err("generating an ed25519 key is not done yet".into());
+        }
+        let bytes: [u8; 32] = rand::random();
+        let prefix = self.key.strip_prefix.first().cloned().unwrap_or_default();
+        let text = match self.key.decode {
+            KeyDecoding::Utf8 => hex::encode(bytes),
+            KeyDecoding::Base64 => base64::engine::general_purpose::STANDARD.encode(bytes),
+            KeyDecoding::Hex => hex::encode(bytes),
+        };
+        Ok(format!("{prefix}{text}"))
     }
 
     /// The HMAC of the payload pieces under `key`.

@@ -44,6 +44,15 @@ pub fn summary(config: &Config) -> String {
         ["PATH", "PROVIDER", "SCHEME", "SECRETS", "EVENT"],
         &rows,
     );
+    let rows: Vec<[String; 2]> = config
+        .endpoints
+        .iter()
+        .filter_map(|e| Some([e.path.clone(), e.handshake.as_ref()?.describe()]))
+        .collect();
+    if !rows.is_empty() {
+        let _ = writeln!(out, "\nHANDSHAKES");
+        table(&mut out, ["ENDPOINT", "ANSWERS"], &rows);
+    }
     let _ = writeln!(out, "\nRULES");
     let rows: Vec<[String; 4]> = config
         .endpoints

@@ -2,6 +2,7 @@
 //! and type come from, its rules, and how it answers what it refuses.
 
 use crate::config::raw::UnmatchedPolicy;
+use crate::handshake::Handshake;
 use crate::rules::Rule;
 use crate::signature::{Scheme, SecretKey};
 use crate::source::ValueSource;
@@ -24,4 +25,6 @@ pub struct Endpoint {
     pub rules: Vec<Rule>,
     /// The body must parse as JSON (an id, type or condition reads it).
     pub needs_json: bool,
+    /// The provider handshake answered here instead of ingesting, if any.
+    pub handshake: Option<Handshake>,
 }

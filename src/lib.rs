@@ -14,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod delivery;
 pub mod endpoint;
+pub mod handshake;
 pub mod ingress;
 pub mod jsonpath;
 pub mod reload;

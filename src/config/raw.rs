@@ -140,6 +140,9 @@ pub struct RawEndpoint {
     pub max_body_size: Option<ByteSize>,
     #[serde(default)]
     pub rules: Vec<Lenient<RawRule>>,
+    /// The provider handshake answered on this endpoint: a built-in's name, a mapping, or
+    /// `false`. Checked by the compile step (see `crate::handshake`).
+    pub handshake: Option<serde_yaml::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -1,8 +1,9 @@
-//! The actix handler: find the endpoint for the path in the current config snapshot, check the
-//! method, read the body within its limit, run the pipeline, answer. Nothing else lives here.
+//! The actix handler: find the endpoint for the path in the current config snapshot, answer an
+//! unsigned (GET) provider handshake, check the method, read the body within its limit, run the
+//! pipeline, answer. Nothing else lives here.
 
 use super::body::{read_limited, BodyError};
-use super::pipeline::{ingest, InboundRequest};
+use super::pipeline::{ingest, InboundRequest, IngestOutcome};
 use super::{response, Ingress};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -22,6 +23,23 @@ pub async fn handle(
             &format!("no endpoint at {}", req.path()),
         );
     };
+    if let Some(handshake) = endpoint
+        .handshake
+        .as_ref()
+        .filter(|h| req.method() != Method::POST && h.answers(req.method().as_str()))
+    {
+        // Unsigned (Meta's GET): answered from the query alone, before the method check.
+        return match handshake.answer_query(req.query_string()) {
+            Ok(answer) => {
+                tracing::info!(endpoint = %endpoint.name, handshake = %answer.handshake, "answered handshake");
+                response::handshake(&answer)
+            }
+            Err(err) => {
+                tracing::info!(endpoint = %endpoint.name, error = %err, "refused handshake");
+                response::handshake_refusal(&err)
+            }
+        };
+    }
     if req.method() != Method::POST {
         let mut resp = response::refusal(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -68,6 +86,10 @@ pub async fn handle(
         received_at,
     };
     match ingest(endpoint, ingress.store.as_ref(), inbound).await {
+        Ok(IngestOutcome::Handshake(answer)) => {
+            tracing::info!(endpoint = %endpoint.name, handshake = %answer.handshake, "answered handshake");
+            response::handshake(&answer)
+        }
         Ok(outcome) => {
             tracing::debug!(endpoint = %endpoint.name, ?outcome, "ingested");
             response::outcome(&outcome)

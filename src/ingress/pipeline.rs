@@ -1,10 +1,14 @@
 //! The ingest pipeline, as plain async code with no HTTP in it: verify the signature over the raw
-//! bytes -> parse and extract the event id and type -> route through the rules -> store the event
-//! and its delivery jobs in one transaction -> wait until that is durable. Each stage hands the
-//! next a new type, so an unverified request cannot reach the store.
+//! bytes -> answer the endpoint's provider handshake if the request is one (never stored) ->
+//! parse and extract the event id and type -> route through the rules -> store the event and its
+//! delivery jobs in one transaction -> wait until that is durable. Each stage hands the next a
+//! new type, so an unverified request cannot reach the store or be answered as a handshake.
 
 use crate::config::raw::UnmatchedPolicy;
 use crate::endpoint::Endpoint;
+use crate::handshake::{
+    HandshakeAnswer, HandshakeError, HandshakeMethod, HandshakeOutcome, RequestValues,
+};
 use crate::signature::{HeaderSource, SignatureError, SignedRequest};
 use crate::store::{AcceptOutcome, NewEvent, Store, StoreError};
 use actix_web::http::header::HeaderMap;
@@ -22,6 +26,8 @@ pub struct InboundRequest<'a> {
 /// Passed signature verification.
 pub struct VerifiedRequest<'a> {
     inbound: InboundRequest<'a>,
+    /// The body, parsed already if the handshake check needed it.
+    json: Option<Value>,
 }
 
 /// Verified, parsed, and its id and type extracted.
@@ -47,6 +53,8 @@ pub enum IngestOutcome {
         event_id: String,
         event_type: Option<String>,
     },
+    /// A provider handshake, answered as it declares: nothing stored or forwarded.
+    Handshake(HandshakeAnswer),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +70,8 @@ pub enum IngestError {
     #[error("no rule matches event type {0:?}")]
     Unmatched(Option<String>),
     #[error(transparent)]
+    Handshake(#[from] HandshakeError),
+    #[error(transparent)]
     Storage(#[from] StoreError),
 }
 
@@ -76,7 +86,10 @@ pub async fn ingest(
     store: &dyn Store,
     inbound: InboundRequest<'_>,
 ) -> Result<IngestOutcome, IngestError> {
-    let verified = verify(endpoint, inbound)?;
+    let mut verified = verify(endpoint, inbound)?;
+    if let Some(answer) = verified.handshake(endpoint)? {
+        return Ok(IngestOutcome::Handshake(answer));
+    }
     let event = verified.extract(endpoint)?;
     let targets = event.route(endpoint);
     if targets.is_empty() {
@@ -115,18 +128,48 @@ pub fn verify<'a>(
         url: None,
     };
     endpoint.scheme.verify(&request, &endpoint.secrets, now)?;
-    Ok(VerifiedRequest { inbound })
+    Ok(VerifiedRequest {
+        inbound,
+        json: None,
+    })
 }
 
 impl<'a> VerifiedRequest<'a> {
+    /// The answer, when the endpoint has a POST handshake and this request is one. A body that
+    /// is not JSON is not a handshake (the next stage says what is wrong with it).
+    pub fn handshake(
+        &mut self,
+        endpoint: &Endpoint,
+    ) -> Result<Option<HandshakeAnswer>, HandshakeError> {
+        let Some(handshake) = endpoint
+            .handshake
+            .as_ref()
+            .filter(|h| h.method == HandshakeMethod::Post)
+        else {
+            return Ok(None);
+        };
+        if self.json.is_none() {
+            self.json = serde_json::from_slice(self.inbound.body).ok();
+        }
+        let values = RequestValues {
+            json: self.json.as_ref(),
+            query: &[],
+        };
+        match handshake.answer(&values) {
+            HandshakeOutcome::NotHandshake => Ok(None),
+            HandshakeOutcome::Answer(answer) => Ok(Some(answer)),
+            HandshakeOutcome::Refused(err) => Err(err),
+        }
+    }
+
     pub fn extract(self, endpoint: &Endpoint) -> Result<ExtractedEvent<'a>, IngestError> {
-        let json = if endpoint.needs_json {
-            Some(
+        let json = match self.json {
+            _ if !endpoint.needs_json => None,
+            Some(parsed) => Some(parsed),
+            None => Some(
                 serde_json::from_slice::<Value>(self.inbound.body)
                     .map_err(|e| IngestError::InvalidJson(e.to_string()))?,
-            )
-        } else {
-            None
+            ),
         };
         let headers = self.inbound.headers;
         let id = endpoint

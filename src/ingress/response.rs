@@ -3,6 +3,7 @@
 //! logged, not shown.
 
 use super::pipeline::{IngestError, IngestOutcome};
+use crate::handshake::{HandshakeAnswer, HandshakeError};
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use serde_json::json;
@@ -26,8 +27,24 @@ pub fn outcome(outcome: &IngestOutcome) -> HttpResponse {
         } => {
             json!({"status": "ignored", "event_id": event_id, "event_type": event_type})
         }
+        IngestOutcome::Handshake(answer) => return handshake(answer),
     };
     HttpResponse::Ok().json(body)
+}
+
+/// A handshake answered exactly as declared: status, content type and body.
+pub fn handshake(answer: &HandshakeAnswer) -> HttpResponse {
+    HttpResponse::build(StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK))
+        .content_type(answer.content_type.as_str())
+        .body(answer.body.clone())
+}
+
+pub fn handshake_refusal(err: &HandshakeError) -> HttpResponse {
+    refusal(
+        StatusCode::from_u16(err.status()).unwrap_or(StatusCode::BAD_REQUEST),
+        err.code(),
+        &err.to_string(),
+    )
 }
 
 pub fn error(err: &IngestError, invalid_signature_status: u16) -> HttpResponse {
@@ -51,6 +68,7 @@ pub fn error(err: &IngestError, invalid_signature_status: u16) -> HttpResponse {
         IngestError::Unmatched(_) => {
             refusal(StatusCode::BAD_REQUEST, "unmatched_event", &err.to_string())
         }
+        IngestError::Handshake(e) => handshake_refusal(e),
         IngestError::Storage(_) => storage_unavailable(),
     }
 }

@@ -8,6 +8,7 @@ use crate::config::error::{join_path, ErrorSink};
 use crate::config::raw::{Lenient, RawEndpoint, RawSecretRef};
 use crate::config::ServerSettings;
 use crate::endpoint::Endpoint;
+use crate::handshake;
 use crate::signature::{self, Scheme, SecretKey};
 use crate::source::ValueSource;
 use crate::target::Target;
@@ -152,6 +153,17 @@ fn compile(
             "no rules: every event will be ignored",
         );
     }
+    let handshake = handshake::compile_endpoint_handshake(
+        raw.handshake.take(),
+        &handshake::EndpointContext {
+            provider: preset_event.map(|p| p.name.as_str()),
+            signing: verified.as_ref().map(|v| (&v.scheme, v.secrets.as_slice())),
+            env,
+        },
+        &format!("{path}.handshake"),
+        sink,
+        warnings,
+    );
 
     if sink.len() != before {
         return None;
@@ -173,6 +185,7 @@ fn compile(
         max_body_size,
         rules,
         needs_json,
+        handshake,
     })
 }
 

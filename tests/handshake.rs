@@ -561,3 +561,68 @@ fn provider_defaults_and_check_output_show_each_handshake() {
         "{summary}"
     );
 }
+
+#[actix_web::test]
+async fn the_real_binary_answers_handshakes_and_check_lists_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("routes.yaml");
+    let yaml = format!(
+        "server:\n  listen: 127.0.0.1:0\nstorage:\n  data_dir: {}\nadmin:\n  listen: 'off'\n{}",
+        dir.path().join("data").display(),
+        config("http://127.0.0.1:9")
+    );
+    std::fs::write(&path, &yaml).unwrap();
+    let vars = [
+        ("SLACK_SIGNING_SECRET", SLACK_SECRET.to_string()),
+        ("ZOOM_SECRET_TOKEN", ZOOM_SECRET.to_string()),
+        (
+            "DISCORD_PUBLIC_KEY",
+            hex::encode(discord_key().verifying_key().to_bytes()),
+        ),
+        ("META_APP_SECRET", META_APP_SECRET.to_string()),
+        ("META_VERIFY_TOKEN", META_TOKEN.to_string()),
+    ];
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+
+    let check = hookroute(&["check", "--config", path.to_str().unwrap()], &vars).await;
+    assert_eq!(check.code, Some(0), "{check:?}");
+    assert!(check.stdout.contains("HANDSHAKES"), "{}", check.stdout);
+    assert!(
+        check.stdout.contains(
+            "/meta     meta: GET when hub.mode=subscribe, verify token query:hub.verify_token"
+        ),
+        "{}",
+        check.stdout
+    );
+
+    let router = RouterProcess::start(&path, &vars);
+    let client = reqwest::Client::new();
+    let answer = send(client.get(router.url(&format!(
+        "/meta?hub.mode=subscribe&hub.verify_token={META_TOKEN}&hub.challenge=987654"
+    ))))
+    .await;
+    assert_eq!(
+        (
+            answer.status,
+            answer.content_type.as_str(),
+            answer.body.as_str()
+        ),
+        (200, "text/plain", "987654")
+    );
+
+    let loaded = hookroute::config::load(&path, &env()).unwrap();
+    let body = br#"{"type":"url_verification","challenge":"from-the-binary"}"#;
+    let mut req = client
+        .post(router.url("/slack"))
+        .header("content-type", "application/json")
+        .body(body.to_vec());
+    for (k, v) in sign(&loaded, "/slack", body, "") {
+        req = req.header(k, v);
+    }
+    let answer = send(req).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.body, r#"{"challenge":"from-the-binary"}"#);
+    router
+        .wait_for_log("answered handshake", 2, Duration::from_secs(5))
+        .await;
+}

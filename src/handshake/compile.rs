@@ -1,7 +1,8 @@
 //! An endpoint's `handshake:` value -> a [`Handshake`]: absent (the provider's built-in if it is
-//! automatic), `false` (none), a built-in's name, or a mapping (overrides deep-merged over
-//! `builtin: NAME`, or over the provider's built-in, or a handshake written out in full). Every
-//! error is reported with its place under `endpoints[i].handshake`.
+//! automatic), `false` (none), a built-in's name, or a mapping: overrides deep-merged over
+//! `builtin: NAME`, or over the provider's built-in when the mapping has no `when` of its own;
+//! otherwise a handshake written out in full. Every error is reported with its place under
+//! `endpoints[i].handshake`.
 
 use super::answer::{Condition, Handshake, ResponseBody};
 use super::builtins::{builtin, builtin_names, Builtin};
@@ -57,6 +58,8 @@ pub fn compile_endpoint_handshake(
                     sink.push(format!("{path}.builtin"), names_expected("a built-in name"));
                     return None;
                 }
+                // Its own `when` makes it another handshake, written out in full.
+                None if map.contains_key("when") => None,
                 None => provider_builtin,
             };
             (base, Value::Mapping(map))

@@ -15,6 +15,9 @@ pub mod compile;
 pub mod raw;
 pub mod template;
 
+#[cfg(test)]
+mod compile_tests;
+
 pub use answer::{query_pairs, Handshake, HandshakeAnswer, HandshakeError, HandshakeOutcome};
 pub use builtins::{builtin, builtin_names, Builtin};
 pub use compile::{compile_endpoint_handshake, EndpointContext};

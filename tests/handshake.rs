@@ -626,3 +626,22 @@ async fn the_real_binary_answers_handshakes_and_check_lists_them() {
         .wait_for_log("answered handshake", 2, Duration::from_secs(5))
         .await;
 }
+
+#[test]
+fn the_example_in_docs_handshakes_md_loads_and_declares_three_handshakes() {
+    let doc = std::fs::read_to_string(repo_file("docs/handshakes.md")).unwrap();
+    let start = doc.find("```yaml\n").expect("a yaml block") + 8;
+    let block = &doc[start..start + doc[start..].find("```").unwrap()];
+    let yaml = format!(
+        "targets:\n  slack-bot: {{ url: \"http://127.0.0.1:9/a\" }}\n  meta-service: {{ url: \"http://127.0.0.1:9/b\" }}\n  custom-service: {{ url: \"http://127.0.0.1:9/c\" }}\n{block}"
+    );
+    let env = env().with("CUSTOM_SECRET", "c");
+    let config = load_str(&yaml, Path::new("."), &env).unwrap_or_else(|e| panic!("{e:#?}"));
+    assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+    let names: Vec<Option<&str>> = config
+        .endpoints
+        .iter()
+        .map(|e| e.handshake.as_ref().map(|h| h.name.as_str()))
+        .collect();
+    assert_eq!(names, [Some("slack"), Some("meta"), Some("custom")]);
+}

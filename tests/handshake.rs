@@ -563,7 +563,7 @@ fn provider_defaults_and_check_output_show_each_handshake() {
 }
 
 #[actix_web::test]
-async fn the_real_binary_answers_handshakes_and_check_lists_them() {
+async fn the_real_binary_answers_handshakes_check_lists_them_and_a_reload_turns_one_off() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("routes.yaml");
     let yaml = format!(
@@ -625,6 +625,28 @@ async fn the_real_binary_answers_handshakes_and_check_lists_them() {
     router
         .wait_for_log("answered handshake", 2, Duration::from_secs(5))
         .await;
+
+    // A hot reload turns Slack's handshake off: the same check is then an ordinary event,
+    // refused for its missing event id.
+    let off = yaml.replace(
+        "    name: slack\n",
+        "    name: slack\n    handshake: false\n",
+    );
+    assert_ne!(off, yaml);
+    write_by_rename(&path, &off);
+    router
+        .wait_for_log("endpoints ~/slack", 1, Duration::from_secs(10))
+        .await;
+    let mut req = client
+        .post(router.url("/slack"))
+        .header("content-type", "application/json")
+        .body(body.to_vec());
+    for (k, v) in sign(&loaded, "/slack", body, "") {
+        req = req.header(k, v);
+    }
+    let answer = send(req).await;
+    assert_eq!(answer.status, 400, "{answer:?}");
+    assert_eq!(answer.json()["error"], "missing_event_id");
 }
 
 #[test]

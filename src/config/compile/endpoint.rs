@@ -162,7 +162,6 @@ fn compile(
         },
         &format!("{path}.handshake"),
         sink,
-        warnings,
     );
 
     if sink.len() != before {

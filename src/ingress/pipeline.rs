@@ -5,7 +5,7 @@
 
 use crate::config::raw::UnmatchedPolicy;
 use crate::endpoint::Endpoint;
-use crate::signature::{HeaderSource, SignatureError, SignedRequest};
+use crate::signature::{HeaderSource, SignatureError, SignedRequest, VerifiedSignature};
 use crate::store::{AcceptOutcome, NewEvent, Store, StoreError};
 use actix_web::http::header::HeaderMap;
 use serde_json::Value;
@@ -22,6 +22,8 @@ pub struct InboundRequest<'a> {
 /// Passed signature verification.
 pub struct VerifiedRequest<'a> {
     inbound: InboundRequest<'a>,
+    /// Which secret matched (for `hookroute explain`).
+    pub signature: VerifiedSignature,
 }
 
 /// Verified, parsed, and its id and type extracted.
@@ -30,6 +32,13 @@ pub struct ExtractedEvent<'a> {
     pub id: String,
     pub event_type: Option<String>,
     json: Option<Value>,
+}
+
+impl ExtractedEvent<'_> {
+    /// The parsed body, when the endpoint needs JSON.
+    pub fn json(&self) -> Option<&Value> {
+        self.json.as_ref()
+    }
 }
 
 /// What the ingest of one request came to (each answered 200).
@@ -114,8 +123,8 @@ pub fn verify<'a>(
         body: inbound.body,
         url: None,
     };
-    endpoint.scheme.verify(&request, &endpoint.secrets, now)?;
-    Ok(VerifiedRequest { inbound })
+    let signature = endpoint.scheme.verify(&request, &endpoint.secrets, now)?;
+    Ok(VerifiedRequest { inbound, signature })
 }
 
 impl<'a> VerifiedRequest<'a> {

@@ -403,6 +403,45 @@ async fn sign_refuses_without_a_secret_and_prints_one_only_with_new_secret() {
         run.stderr
     );
 
+    // An asymmetric endpoint holds the public key, which cannot sign: the private key is asked for.
+    let dir = tempfile::tempdir().unwrap();
+    let (private_key, public_key) = standard_webhooks_ed25519_keys();
+    let routes = format!(
+        "targets:\n  sink:\n    url: http://127.0.0.1:9/\n{}",
+        preset_endpoints(&[("standard-webhooks-ed25519", public_key.clone())])
+    );
+    let config = write_config(dir.path(), "127.0.0.1:0", &routes);
+    let body_file = dir.path().join("body.json");
+    std::fs::write(&body_file, br#"{"type":"demo"}"#).unwrap();
+    let mut args = vec![
+        "sign",
+        "--config",
+        config.to_str().unwrap(),
+        "--endpoint",
+        "/p/standard-webhooks-ed25519",
+        "--body",
+        body_file.to_str().unwrap(),
+    ];
+    let run = hookroute(&args, &[("SECRET_0", &public_key)]).await;
+    assert_eq!(run.code, Some(64), "{run:?}");
+    assert!(
+        run.stderr.contains("public key, which cannot sign"),
+        "{}",
+        run.stderr
+    );
+    args.extend(["--secret-env", "PRIVATE_KEY"]);
+    let run = hookroute(
+        &args,
+        &[("SECRET_0", &public_key), ("PRIVATE_KEY", &private_key)],
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert!(
+        run.stdout.contains("webhook-signature: v1a,"),
+        "{}",
+        run.stdout
+    );
+
     let run = hookroute(
         &["sign", "--provider", "standard-webhooks", "--new-secret"],
         &[],

@@ -78,7 +78,10 @@ fn every_preset_has_a_section_in_docs_providers_md() {
         .into_iter()
         .filter(|name| !headings.iter().any(|h| h == name))
         .collect();
-    assert!(missing.is_empty(), "docs/providers.md lacks sections for {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "docs/providers.md lacks sections for {missing:?}"
+    );
     let strays: Vec<&String> = headings
         .iter()
         .filter(|h| signature::preset(h).is_none() && !BEING_ADDED.contains(&h.as_str()))

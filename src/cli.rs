@@ -77,6 +77,12 @@ pub enum Command {
         #[arg(long)]
         target: Option<String>,
     },
+    /// Print the headers a real provider would send for a body (or a curl command).
+    Sign(crate::tools::args::SignArgs),
+    /// Sign a body like `sign` and POST it to a running router.
+    Send(crate::tools::args::SendArgs),
+    /// Say what the router would answer to a sample request, and why (offline).
+    Explain(crate::tools::args::ExplainArgs),
 }
 
 /// How to reach the admin API.
@@ -150,6 +156,30 @@ pub fn run(cli: Cli) -> ExitCode {
             event_seq,
             target,
         } => admin_command(admin, AdminCall::Replay { event_seq, target }),
+        Command::Sign(args) => tool(crate::tools::sign::run(&args, env.as_ref())),
+        Command::Send(args) => tool(crate::tools::send::run(&args, env.as_ref())),
+        Command::Explain(args) => tool(crate::tools::explain::run(&args, env.as_ref())),
+    }
+}
+
+/// Prints a test-loop command's output (notes to stderr) and turns it into an exit code.
+fn tool(result: Result<crate::tools::CommandOutput, crate::tools::ToolError>) -> ExitCode {
+    match result {
+        Ok(output) => {
+            for note in &output.notes {
+                eprintln!("note: {note}");
+            }
+            print!("{}", output.stdout);
+            ExitCode::from(output.exit_code)
+        }
+        Err(crate::tools::ToolError::Config(errors)) => {
+            eprint!("{errors}");
+            ExitCode::from(EXIT_BAD_CONFIG)
+        }
+        Err(e) => {
+            eprintln!("hookroute: {e}");
+            ExitCode::from(e.exit_code())
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 //! The pipeline, stage by stage: [`ingress`] (HTTP, body limit) -> [`signature`] (verify) ->
 //! [`source`] / [`jsonpath`] (extract) -> [`rules`] (route) -> [`store`] (dedup and persist,
 //! group commit) -> answer. [`config`] turns the YAML into the compiled types these stages use.
+//! [`tools`] holds the test-loop commands (`sign`, `send`, `explain`) built on those stages.
 
 pub mod admin;
 pub mod app;
@@ -23,3 +24,4 @@ pub mod signature;
 pub mod source;
 pub mod store;
 pub mod target;
+pub mod tools;

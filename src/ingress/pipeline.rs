@@ -9,7 +9,7 @@ use crate::endpoint::Endpoint;
 use crate::handshake::{
     HandshakeAnswer, HandshakeError, HandshakeMethod, HandshakeOutcome, RequestValues,
 };
-use crate::signature::{HeaderSource, SignatureError, SignedRequest};
+use crate::signature::{HeaderSource, SignatureError, SignedRequest, VerifiedSignature};
 use crate::store::{AcceptOutcome, NewEvent, Store, StoreError};
 use actix_web::http::header::HeaderMap;
 use serde_json::Value;
@@ -28,6 +28,8 @@ pub struct VerifiedRequest<'a> {
     inbound: InboundRequest<'a>,
     /// The body, parsed already if the handshake check needed it.
     json: Option<Value>,
+    /// Which secret matched (for `hookroute explain`).
+    pub signature: VerifiedSignature,
 }
 
 /// Verified, parsed, and its id and type extracted.
@@ -36,6 +38,13 @@ pub struct ExtractedEvent<'a> {
     pub id: String,
     pub event_type: Option<String>,
     json: Option<Value>,
+}
+
+impl ExtractedEvent<'_> {
+    /// The parsed body, when the endpoint needs JSON.
+    pub fn json(&self) -> Option<&Value> {
+        self.json.as_ref()
+    }
 }
 
 /// What the ingest of one request came to (each answered 200).
@@ -127,10 +136,11 @@ pub fn verify<'a>(
         body: inbound.body,
         url: None,
     };
-    endpoint.scheme.verify(&request, &endpoint.secrets, now)?;
+    let signature = endpoint.scheme.verify(&request, &endpoint.secrets, now)?;
     Ok(VerifiedRequest {
         inbound,
         json: None,
+        signature,
     })
 }
 

@@ -16,6 +16,7 @@ pub mod delivery;
 pub mod endpoint;
 pub mod ingress;
 pub mod jsonpath;
+pub mod metrics;
 pub mod reload;
 pub mod rules;
 pub mod signature;

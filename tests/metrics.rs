@@ -453,3 +453,128 @@ fn retention_accepts_off_and_rejects_zero_and_nonsense_with_its_place() {
         assert!(err.contains("line 2"), "the error has its place: {err}");
     }
 }
+
+/// Fills `dir/data` with `n` accepted events for target `later`, due tomorrow (so the
+/// dispatcher leaves them alone), straight through the store.
+fn fill_backlog(dir: &std::path::Path, n: usize) {
+    use hookroute::store::{NewEvent, SledStore, Store};
+    let store = SledStore::open(&dir.join("data"), Duration::from_secs(3600)).unwrap();
+    let tomorrow = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+        + 24 * 3600 * 1000;
+    let targets: Vec<std::sync::Arc<str>> = vec!["later".into()];
+    for i in 0..n {
+        let id = format!("evt_backlog_{i}");
+        store
+            .accept(NewEvent {
+                endpoint: "in",
+                event_id: &id,
+                event_type: None,
+                received_at_ms: tomorrow,
+                headers: vec![],
+                body: br#"{"id":"backlog"}"#,
+                targets: &targets,
+            })
+            .unwrap();
+    }
+    futures_util::FutureExt::now_or_never(store.durable());
+    store.db().flush().unwrap();
+}
+
+async fn backlog_scrape(n: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    fill_backlog(dir.path(), n);
+    let body = yaml(&target("later", "http://127.0.0.1:9", NO_RETRY), &["later"]);
+    let started = std::time::Instant::now();
+    let router = ObservedRouter::start_in(dir, &body, "", env()).await;
+    let opened = started.elapsed();
+    let started = std::time::Instant::now();
+    let page = router.scrape().await;
+    let scraped = started.elapsed();
+    assert_eq!(
+        page.get("hookroute_queue_depth", &[("target", "later")]),
+        n as f64,
+        "the depth is seeded from the store at start-up"
+    );
+    let started = std::time::Instant::now();
+    let scrapes = 20;
+    for _ in 0..scrapes {
+        router.scrape().await;
+    }
+    eprintln!(
+        "backlog of {n}: app built (store open + seeding scan) in {opened:?}; first scrape {scraped:?}; \
+         mean of {scrapes} more scrapes {:?}",
+        started.elapsed() / scrapes
+    );
+}
+
+#[actix_web::test]
+async fn queue_depth_is_seeded_from_the_store_when_the_app_starts() {
+    backlog_scrape(500).await;
+}
+
+/// The measured version: `HOOKROUTE_BACKLOG=100000 cargo test --release --test metrics --
+/// --ignored --nocapture scrape_cost` prints the start-up and scrape times with that backlog.
+#[actix_web::test]
+#[ignore]
+async fn scrape_cost_with_a_large_backlog() {
+    let n = std::env::var("HOOKROUTE_BACKLOG")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    backlog_scrape(n).await;
+}
+
+/// A store whose every write fails, as a full disk would.
+struct FullDisk;
+
+impl hookroute::store::Store for FullDisk {
+    fn accept(
+        &self,
+        _: hookroute::store::NewEvent<'_>,
+    ) -> Result<hookroute::store::AcceptOutcome, hookroute::store::StoreError> {
+        Err(hookroute::store::StoreError::Storage(
+            "No space left on device (os error 28)".into(),
+        ))
+    }
+
+    fn durable(
+        &self,
+    ) -> futures_util::future::BoxFuture<'static, Result<(), hookroute::store::StoreError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+#[actix_web::test]
+async fn a_storage_failure_is_counted_as_rejected_for_storage() {
+    use hookroute::metrics::{Metrics, RejectReason, RequestOutcome};
+    let cfg = hookroute::config::load_str(
+        &format!(
+            "admin: {{listen: 'off'}}\n{}",
+            yaml(&target("t", "http://127.0.0.1:9", NO_RETRY), &["t"])
+        ),
+        std::path::Path::new("."),
+        &env(),
+    )
+    .unwrap();
+    let config = std::sync::Arc::new(arc_swap::ArcSwap::from_pointee(cfg));
+    let metrics = std::sync::Arc::new(Metrics::new());
+    let ingress = std::sync::Arc::new(hookroute::ingress::Ingress {
+        config: config.clone(),
+        store: std::sync::Arc::new(FullDisk),
+        metrics: metrics.clone(),
+    });
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/in", listener.local_addr().unwrap());
+    actix_web::rt::spawn(hookroute::ingress::server(listener, ingress, Some(1)).unwrap());
+
+    let body = br#"{"id":"evt_disk"}"#;
+    let headers = sign(&config.load(), "/in", body, "evt_disk");
+    let (status, _) = post(&reqwest::Client::new(), &url, body, &headers).await;
+    assert_eq!(status, 503);
+    let storage = RequestOutcome::Rejected(RejectReason::Storage);
+    assert_eq!(metrics.requests_total("in", storage), 1);
+    assert_eq!(metrics.requests_total("in", RequestOutcome::Accepted), 0);
+}

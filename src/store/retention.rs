@@ -159,3 +159,137 @@ impl SledStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{AttemptV1, JobTransition, NewEvent, Store};
+    use std::sync::Arc;
+
+    fn store() -> (tempfile::TempDir, SledStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path(), Duration::from_secs(3600)).unwrap();
+        (dir, store)
+    }
+
+    /// Accepts an event at `at_ms` with one job per target; returns its seq.
+    fn accept(store: &SledStore, id: &str, at_ms: u64, targets: &[&str]) -> u64 {
+        let targets: Vec<Arc<str>> = targets.iter().map(|t| Arc::from(*t)).collect();
+        let body = vec![b'x'; BODY_CHUNK + 10];
+        match store
+            .accept(NewEvent {
+                endpoint: "in",
+                event_id: id,
+                event_type: None,
+                received_at_ms: at_ms,
+                headers: vec![],
+                body: &body,
+                targets: &targets,
+            })
+            .unwrap()
+        {
+            crate::store::AcceptOutcome::Accepted { event_seq, .. } => event_seq,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Records one attempt for every job of `seq` that ends it as `transition`.
+    fn finish(store: &SledStore, seq: u64, transition: JobTransition) {
+        let (due, _) = store.due_jobs(u64::MAX - 1, 1000, &|_| false).unwrap();
+        for job in due.into_iter().filter(|d| d.job.event_seq == seq) {
+            let attempt = AttemptV1 {
+                attempt: 0,
+                at_ms: 1,
+                latency_ms: 1,
+                status: Some(200),
+                error: None,
+                response_body: vec![],
+            };
+            store
+                .record_attempt(&job, attempt, transition.clone())
+                .unwrap();
+        }
+    }
+
+    fn dead() -> JobTransition {
+        JobTransition::Dead {
+            reason: "HTTP 400".into(),
+        }
+    }
+
+    #[test]
+    fn old_finished_events_go_with_everything_they_own_and_others_stay() {
+        let (_dir, store) = store();
+        let delivered = accept(&store, "a", 1_000, &["t", "u"]);
+        finish(&store, delivered, JobTransition::Delivered);
+        let died = accept(&store, "b", 1_000, &["t"]);
+        finish(&store, died, dead());
+        let pending = accept(&store, "c", 1_000, &["t"]);
+        let recent = accept(&store, "d", 10_000, &["t"]);
+        finish(&store, recent, JobTransition::Delivered);
+        assert_eq!(store.job_counts.of("t").dead, 1);
+
+        let report = store.prune_finished(5_000, PRUNE_BATCH).unwrap();
+        assert_eq!(
+            report,
+            PruneReport {
+                events: 2,
+                jobs: 3,
+                attempts: 3,
+                kept_pending: 1
+            }
+        );
+        for gone in [delivered, died] {
+            assert!(store.event(gone).unwrap().is_none());
+            assert!(store.body(gone).unwrap().is_empty());
+            assert!(store.jobs_of(gone).unwrap().is_empty());
+        }
+        assert_eq!(store.dead_jobs(None, 10).unwrap(), vec![]);
+        assert_eq!(store.job_counts.of("t").dead, 0);
+        assert_eq!(
+            store.jobs().unwrap().len(),
+            2,
+            "the pending and the recent job"
+        );
+        assert!(store.event(pending).unwrap().is_some());
+        assert!(store.event(recent).unwrap().is_some());
+        assert_eq!(store.attempts.len(), 1, "only the recent event's attempt");
+        assert_eq!(
+            store.find_event("in", "a").unwrap(),
+            Some(delivered),
+            "dedup stays"
+        );
+    }
+
+    #[test]
+    fn a_backlog_larger_than_a_batch_is_pruned_in_one_pass() {
+        let (_dir, store) = store();
+        let n = PRUNE_BATCH * 2 + 5;
+        for i in 0..n {
+            let seq = accept(&store, &format!("e{i}"), 1_000, &["t"]);
+            finish(&store, seq, JobTransition::Delivered);
+        }
+        let report = store.prune_finished(5_000, PRUNE_BATCH).unwrap();
+        assert_eq!(report.events, n as u64);
+        assert_eq!(store.event_count(), 0);
+        assert_eq!(store.bodies.len(), 0);
+    }
+
+    #[test]
+    fn a_dead_letter_retried_after_it_was_read_keeps_its_event() {
+        let (_dir, store) = store();
+        let seq = accept(&store, "a", 1_000, &["t"]);
+        finish(&store, seq, dead());
+        let event = store.event(seq).unwrap().unwrap();
+        let candidate = store.candidate(seq, &event).unwrap().expect("finished");
+        let (job_id, _) = store.jobs_of(seq).unwrap()[0];
+        store.retry_dead(job_id, 2_000).unwrap();
+
+        let mut report = PruneReport::default();
+        store.remove(&[candidate], &mut report).unwrap();
+        assert_eq!(report.events, 0);
+        assert!(store.event(seq).unwrap().is_some());
+        assert!(store.job(job_id).unwrap().is_some());
+        assert_eq!(store.job_counts.of("t").pending, 1);
+    }
+}

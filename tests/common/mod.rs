@@ -536,7 +536,16 @@ pub struct ObservedRouter {
 
 impl ObservedRouter {
     pub async fn start(body: &str, storage_extra: &str, env: MapEnvironment) -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(tempfile::tempdir().unwrap(), body, storage_extra, env).await
+    }
+
+    /// Like [`ObservedRouter::start`], on `dir` (whose `data` may already hold a store).
+    pub async fn start_in(
+        dir: TempDir,
+        body: &str,
+        storage_extra: &str,
+        env: MapEnvironment,
+    ) -> Self {
         let path = dir.path().join("routes.yaml");
         let yaml = format!(
             "server:\n  listen: 127.0.0.1:0\n  workers: 2\nstorage:\n  data_dir: {}\n{storage_extra}admin:\n  listen: 127.0.0.1:0\n{body}",

@@ -201,14 +201,7 @@ async fn readyz(state: web::Data<AdminState>) -> HttpResponse {
         .map(|d| d.as_millis() as u64)
         .unwrap_or_default();
     let tick = state.metrics.dispatcher_last_tick_ms();
-    let dispatcher_reason = match tick {
-        None => Some("the delivery dispatcher has not started".to_string()),
-        Some(t) if now_ms.saturating_sub(t) > DISPATCHER_STALE.as_millis() as u64 => Some(format!(
-            "the delivery dispatcher has not scanned its queue for {} s",
-            now_ms.saturating_sub(t) / 1000
-        )),
-        Some(_) => None,
-    };
+    let dispatcher_reason = dispatcher_not_ready(tick, now_ms);
     let s = status
         .read()
         .map(|s| s.clone())
@@ -238,9 +231,29 @@ async fn readyz(state: web::Data<AdminState>) -> HttpResponse {
     }))
 }
 
+/// Why the dispatcher does not count as running, given its last scan (unix ms), if it does not.
+fn dispatcher_not_ready(last_tick_ms: Option<u64>, now_ms: u64) -> Option<String> {
+    match last_tick_ms {
+        None => Some("the delivery dispatcher has not started".to_string()),
+        Some(t) if now_ms.saturating_sub(t) > DISPATCHER_STALE.as_millis() as u64 => Some(format!(
+            "the delivery dispatcher has not scanned its queue for {} s",
+            now_ms.saturating_sub(t) / 1000
+        )),
+        Some(_) => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::bearer_matches;
+    use super::{bearer_matches, dispatcher_not_ready};
+
+    #[test]
+    fn readiness_needs_a_recent_dispatcher_scan() {
+        assert!(dispatcher_not_ready(None, 100_000).is_some());
+        assert_eq!(dispatcher_not_ready(Some(99_000), 100_000), None);
+        let stale = dispatcher_not_ready(Some(60_000), 100_000).unwrap();
+        assert!(stale.contains("40 s"), "{stale}");
+    }
 
     #[test]
     fn only_the_exact_bearer_token_is_accepted() {

@@ -231,7 +231,7 @@ impl Metrics {
         Some(self.dispatcher_tick_ms.load(Ordering::Relaxed)).filter(|t| *t > 0)
     }
 
-    /// Current counter value of `hookroute_requests_total` for tests and the CLI.
+    /// The current value of `hookroute_requests_total` for one endpoint and outcome (tests).
     pub fn requests_total(&self, endpoint: &str, outcome: RequestOutcome) -> u64 {
         self.requests
             .get(&RequestLabels::new(&Arc::from(endpoint), outcome))

@@ -9,6 +9,8 @@
 use crate::config::{self, Config, Environment};
 use crate::delivery::{self, DeliveryHandle};
 use crate::ingress::{self, Ingress};
+use crate::metrics::Metrics;
+use crate::store::retention::PRUNE_BATCH;
 use crate::store::SledStore;
 use actix_web::dev::{Server, ServerHandle};
 use anyhow::Context;
@@ -32,6 +34,8 @@ pub struct Application {
     admin: Option<(Server, SocketAddr)>,
     /// Stops the background tasks (dispatcher, pruner) once the server has stopped.
     background: CancellationToken,
+    /// This application's metrics (its own registry: several apps may run in one process).
+    pub metrics: Arc<Metrics>,
 }
 
 /// Why start-up failed: the exit code depends on it.
@@ -60,19 +64,29 @@ impl Application {
         let addr = listener.local_addr().context("reading the bound address")?;
         let workers = config.server.workers;
         let config = Arc::new(ArcSwap::from_pointee(config));
+        let metrics = Arc::new(Metrics::new());
+        store.attach_metrics(metrics.clone());
         let ingress = Arc::new(Ingress {
             config: config.clone(),
             store: store.clone(),
+            metrics: metrics.clone(),
         });
         let server =
             ingress::server(listener, ingress, workers).context("starting the HTTP server")?;
         // Bound before any background task starts, so a busy admin port leaves nothing running.
-        let admin = start_admin(&config, &store)?;
+        let admin = start_admin(&config, &store, &metrics)?;
         let background = CancellationToken::new();
         spawn_dedup_pruner(store.clone(), background.clone());
+        spawn_retention(
+            store.clone(),
+            config.clone(),
+            metrics.clone(),
+            background.clone(),
+        );
         let delivery = delivery::spawn(
             store.clone(),
             config.clone(),
+            metrics.clone(),
             background.child_token(),
             delivery::SHUTDOWN_GRACE,
         )
@@ -92,6 +106,7 @@ impl Application {
             delivery,
             admin,
             background,
+            metrics,
         })
     }
 
@@ -129,6 +144,7 @@ impl Application {
 fn start_admin(
     config: &Arc<ArcSwap<Config>>,
     store: &Arc<SledStore>,
+    metrics: &Arc<Metrics>,
 ) -> anyhow::Result<Option<(Server, SocketAddr, Arc<crate::admin::AdminState>)>> {
     let settings = config.load().admin.clone();
     let Some(listen) = settings.listen else {
@@ -142,6 +158,7 @@ fn start_admin(
         store: store.clone(),
         token: settings.token,
         reload: Default::default(),
+        metrics: metrics.clone(),
     });
     let server = crate::admin::server(listener, state.clone()).context("starting the admin API")?;
     Ok(Some((server, addr, state)))
@@ -164,6 +181,52 @@ fn spawn_dedup_pruner(store: Arc<SledStore>, stop: CancellationToken) {
                 Ok(Ok(n)) if n > 0 => tracing::debug!(removed = n, "pruned expired dedup keys"),
                 Ok(Err(e)) => tracing::warn!(error = %e, "pruning dedup keys failed"),
                 _ => {}
+            }
+        }
+    });
+}
+
+/// Prunes finished events older than `storage.retention` every `storage.prune_interval` (both
+/// read from the live config, so a reload changes them), in batches on the blocking pool.
+fn spawn_retention(
+    store: Arc<SledStore>,
+    config: Arc<ArcSwap<Config>>,
+    metrics: Arc<Metrics>,
+    stop: CancellationToken,
+) {
+    actix_web::rt::spawn(async move {
+        loop {
+            let storage = config.load().storage.clone();
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(storage.prune_interval) => {}
+            }
+            let Some(retention) = storage.retention else {
+                continue;
+            };
+            let now_ms = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or_default();
+            let cutoff = now_ms.saturating_sub(retention.as_millis() as u64);
+            let store = store.clone();
+            let pass = move || store.prune_finished(cutoff, PRUNE_BATCH);
+            match actix_web::rt::task::spawn_blocking(pass).await {
+                Ok(Ok(report)) => {
+                    metrics.pruned(report.events, report.jobs, report.attempts);
+                    if report.events > 0 {
+                        tracing::info!(
+                            events = report.events,
+                            jobs = report.jobs,
+                            attempts = report.attempts,
+                            kept_pending = report.kept_pending,
+                            "retention: pruned finished events older than {}",
+                            humantime::format_duration(retention)
+                        );
+                    }
+                }
+                Ok(Err(e)) => tracing::warn!(error = %e, "retention pass failed"),
+                Err(e) => tracing::error!(error = %e, "retention pass panicked"),
             }
         }
     });

@@ -350,8 +350,10 @@ async fn call_admin(
 
 fn init_logging(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
-    let filter =
-        EnvFilter::try_from_env("HOOKROUTE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // HOOKROUTE_LOG, else the conventional RUST_LOG, else info.
+    let filter = EnvFilter::try_from_env("HOOKROUTE_LOG")
+        .or_else(|_| EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -18,6 +18,7 @@ pub mod endpoint;
 pub mod handshake;
 pub mod ingress;
 pub mod jsonpath;
+pub mod metrics;
 pub mod reload;
 pub mod rules;
 pub mod signature;

@@ -54,6 +54,7 @@ async fn serve_with(store: BrokenStore) -> (String, Arc<ArcSwap<config::Config>>
     let ingress = Arc::new(Ingress {
         config: cfg.clone(),
         store: Arc::new(store),
+        metrics: Default::default(),
     });
     actix_web::rt::spawn(ingress::server(listener, ingress, Some(1)).unwrap());
     (base, cfg)

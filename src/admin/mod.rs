@@ -1,7 +1,10 @@
 //! The admin API: a second actix server on its own listener (`admin.listen`, loopback by
 //! default) for operators and the `hookroute events|dlq|replay` commands. It lists events and
-//! dead letters, retries dead letters and replays events. When `admin.token` is set every request
-//! needs `Authorization: Bearer <token>`. Handlers are thin: they extract and call [`ops`].
+//! dead letters, retries dead letters and replays events; it serves `/metrics` (Prometheus) and
+//! the `/healthz` and `/readyz` probes. When `admin.token` is set every request needs
+//! `Authorization: Bearer <token>`, the probes and `/metrics` included (DECISION: one rule for
+//! the whole port, as before; Prometheus and Kubernetes probes can both send a bearer token, see
+//! the README). Handlers are thin: they extract and call [`ops`].
 
 pub mod client;
 pub mod error;
@@ -29,7 +32,12 @@ pub struct AdminState {
     pub token: Option<String>,
     /// Set once hot reload has started (after the admin server binds).
     pub reload: std::sync::OnceLock<crate::reload::SharedReloadStatus>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
+
+/// `/readyz` fails once the dispatcher has not scanned its queue for this long (it scans at
+/// least every second when idle).
+pub const DISPATCHER_STALE: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Starts the admin server on `listener`. It does not handle signals: the application stops it
 /// once the ingress server has stopped.
@@ -53,6 +61,7 @@ pub fn server(listener: TcpListener, state: Arc<AdminState>) -> std::io::Result<
             .wrap(from_fn(require_token))
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
+            .route("/metrics", web::get().to(metrics))
             .route("/events", web::get().to(list_events))
             .route("/events/{seq}/replay", web::post().to(replay))
             .route("/events/{key:.+}", web::get().to(show_event))
@@ -160,13 +169,39 @@ async fn replay(
     Ok(HttpResponse::Ok().json(view))
 }
 
-/// Ready once the store is open, the config loaded and delivery running (all true once the
-/// application is built); shows what hot reload did, including the last rejected file's errors.
+/// Prometheus metrics, sampled now.
+async fn metrics(state: web::Data<AdminState>) -> HttpResponse {
+    let config = state.config.load();
+    let reload = state.reload.get().map(|s| {
+        s.read()
+            .map(|s| s.clone())
+            .unwrap_or_else(|e| e.into_inner().clone())
+    });
+    let text = state.metrics.render(&crate::metrics::ScrapeSources {
+        config: &config,
+        store: &state.store,
+        reload: reload.as_ref(),
+    });
+    HttpResponse::Ok()
+        .content_type(crate::metrics::CONTENT_TYPE)
+        .body(text)
+}
+
+/// Ready once the store is open and the config loaded (both true once the admin API runs) and
+/// the dispatcher has scanned its queue within [`DISPATCHER_STALE`]; otherwise 503 with the
+/// reason. Shows what hot reload did, including the last rejected file's errors.
 async fn readyz(state: web::Data<AdminState>) -> HttpResponse {
     use std::time::UNIX_EPOCH;
     let Some(status) = state.reload.get() else {
-        return HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "starting"}));
+        return HttpResponse::ServiceUnavailable()
+            .json(serde_json::json!({"status": "starting", "reason": "hot reload not started"}));
     };
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default();
+    let tick = state.metrics.dispatcher_last_tick_ms();
+    let dispatcher_reason = dispatcher_not_ready(tick, now_ms);
     let s = status
         .read()
         .map(|s| s.clone())
@@ -176,8 +211,15 @@ async fn readyz(state: web::Data<AdminState>) -> HttpResponse {
             .map(|d| d.as_secs())
             .unwrap_or(0)
     };
-    HttpResponse::Ok().json(serde_json::json!({
-        "status": "ready",
+    let mut answer = match &dispatcher_reason {
+        None => HttpResponse::Ok(),
+        Some(_) => HttpResponse::ServiceUnavailable(),
+    };
+    answer.json(serde_json::json!({
+        "status": if dispatcher_reason.is_none() { "ready" } else { "not_ready" },
+        "reason": dispatcher_reason,
+        "store": "open",
+        "dispatcher": {"last_tick_unix_ms": tick},
         "config": {
             "file_in_effect": s.file_in_effect(),
             "last_success_unix": unix(s.last_success),
@@ -189,9 +231,29 @@ async fn readyz(state: web::Data<AdminState>) -> HttpResponse {
     }))
 }
 
+/// Why the dispatcher does not count as running, given its last scan (unix ms), if it does not.
+fn dispatcher_not_ready(last_tick_ms: Option<u64>, now_ms: u64) -> Option<String> {
+    match last_tick_ms {
+        None => Some("the delivery dispatcher has not started".to_string()),
+        Some(t) if now_ms.saturating_sub(t) > DISPATCHER_STALE.as_millis() as u64 => Some(format!(
+            "the delivery dispatcher has not scanned its queue for {} s",
+            now_ms.saturating_sub(t) / 1000
+        )),
+        Some(_) => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::bearer_matches;
+    use super::{bearer_matches, dispatcher_not_ready};
+
+    #[test]
+    fn readiness_needs_a_recent_dispatcher_scan() {
+        assert!(dispatcher_not_ready(None, 100_000).is_some());
+        assert_eq!(dispatcher_not_ready(Some(99_000), 100_000), None);
+        let stale = dispatcher_not_ready(Some(60_000), 100_000).unwrap();
+        assert!(stale.contains("40 s"), "{stale}");
+    }
 
     #[test]
     fn only_the_exact_bearer_token_is_accepted() {

@@ -46,6 +46,11 @@ pub struct ServerSettings {
 pub struct StorageSettings {
     pub data_dir: PathBuf,
     pub dedup_ttl: Duration,
+    /// Finished events older than this are pruned with their jobs and attempts; `None` keeps
+    /// them forever (`retention: off`).
+    pub retention: Option<Duration>,
+    /// How often the retention pass runs.
+    pub prune_interval: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -72,6 +72,12 @@ pub struct RawStorage {
     /// How long an `(endpoint, event id)` pair is remembered for deduplication.
     #[serde(default, with = "humantime_serde")]
     pub dedup_ttl: Option<Duration>,
+    /// How long finished events (every job delivered or dead-lettered) and their attempts are
+    /// kept: a duration like `30d`, or `off` to keep them forever. Read in compile.
+    pub retention: Option<String>,
+    /// How often the retention pass runs.
+    #[serde(default, with = "humantime_serde")]
+    pub prune_interval: Option<Duration>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -13,6 +13,7 @@ use super::outcome::{AttemptOutcome, Failure};
 use super::request::{self, AttemptId};
 use super::retry::{self, RetryDecision};
 use crate::config::Config;
+use crate::metrics::{DeliveryOutcome, Metrics};
 use crate::store::{AttemptV1, DueJob, JobTransition, RecordOutcome, SledStore, StoreError};
 use crate::target::Target;
 use arc_swap::ArcSwap;
@@ -22,6 +23,8 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::field::Empty;
+use tracing::Instrument;
 
 /// Longest sleep between scans when nothing wakes the dispatcher.
 pub const MAX_IDLE: Duration = Duration::from_secs(1);
@@ -53,6 +56,7 @@ pub struct Dispatcher {
     in_flight: HashSet<u64>,
     tasks: JoinSet<u64>,
     task_jobs: HashMap<tokio::task::Id, u64>,
+    metrics: Arc<Metrics>,
 }
 
 impl Dispatcher {
@@ -69,7 +73,14 @@ impl Dispatcher {
             in_flight: HashSet::new(),
             tasks: JoinSet::new(),
             task_jobs: HashMap::new(),
+            metrics: Arc::new(Metrics::new()),
         }
+    }
+
+    /// Counts attempts, queue ages and liveness in `metrics` (by default, in a detached set).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Starts an attempt for every job due at `now_ms` whose target has a free slot.
@@ -81,6 +92,15 @@ impl Dispatcher {
             .due_jobs(now_ms, SCAN_LIMIT, &|id| in_flight.contains(&id))?;
         let mut outcome = StepOutcome::default();
         let mut orphans: BTreeMap<String, usize> = BTreeMap::new();
+        // Bounded like the scan: a backlog beyond SCAN_LIMIT of other targets hides a target's
+        // oldest job until it shrinks (its age then reads 0).
+        let mut oldest_due: HashMap<Arc<str>, u64> = HashMap::new();
+        for job in &due {
+            if let Some((name, _)) = config.targets.get_key_value(job.job.target.as_str()) {
+                oldest_due.entry(name.clone()).or_insert(job.due_at_ms);
+            }
+        }
+        self.metrics.dispatcher_scanned(now_ms, oldest_due);
         for job in due {
             let Some(target) = config.target(&job.job.target).cloned() else {
                 self.store
@@ -95,7 +115,14 @@ impl Dispatcher {
             };
             self.in_flight.insert(job.id);
             let id = job.id;
-            let task = deliver(self.store.clone(), self.client.clone(), job, target, permit);
+            let task = deliver(
+                self.store.clone(),
+                self.client.clone(),
+                self.metrics.clone(),
+                job,
+                target,
+                permit,
+            );
             let handle = self.tasks.spawn(task);
             self.task_jobs.insert(handle.id(), id);
             outcome.started += 1;
@@ -221,10 +248,34 @@ impl Dispatcher {
     }
 }
 
-/// One attempt from start to recorded outcome. Returns the job id.
+/// One attempt from start to recorded outcome, in a `delivery` span carrying the target, job,
+/// attempt and the event's endpoint, id and type. Returns the job id.
 async fn deliver(
     store: Arc<SledStore>,
     client: reqwest::Client,
+    metrics: Arc<Metrics>,
+    due: DueJob,
+    target: Arc<Target>,
+    permit: OwnedSemaphorePermit,
+) -> u64 {
+    let span = tracing::info_span!(
+        "delivery",
+        target_name = %target.name,
+        job = due.id,
+        attempt = due.job.attempts + 1,
+        endpoint = Empty,
+        event_id = Empty,
+        event_type = Empty
+    );
+    attempt_and_record(store, client, metrics, due, target, permit)
+        .instrument(span)
+        .await
+}
+
+async fn attempt_and_record(
+    store: Arc<SledStore>,
+    client: reqwest::Client,
+    metrics: Arc<Metrics>,
     due: DueJob,
     target: Arc<Target>,
     _permit: OwnedSemaphorePermit,
@@ -237,6 +288,12 @@ async fn deliver(
     let loaded = store.event(seq).and_then(|e| Ok((e, store.body(seq)?)));
     let report = match loaded {
         Ok((Some(event), body)) => {
+            let span = tracing::Span::current();
+            span.record("endpoint", event.endpoint.as_str());
+            span.record("event_id", event.event_id.as_str());
+            if let Some(t) = &event.event_type {
+                span.record("event_type", t.as_str());
+            }
             let now_secs = millis(SystemTime::now()) / 1000;
             let request = request::build(&target, id, &event, body, now_secs);
             attempt::perform(&client, request).await
@@ -262,8 +319,16 @@ async fn deliver(
         }
     };
     log_attempt(&target, id, &report, &transition);
-    match store.record_attempt(&due, report.record, transition) {
-        Ok(RecordOutcome::Recorded(_)) => {}
+    let latency = Duration::from_millis(report.record.latency_ms);
+    match store.record_attempt(&due, report.record, transition.clone()) {
+        Ok(RecordOutcome::Recorded(_)) => {
+            let outcome = match transition {
+                JobTransition::Delivered => DeliveryOutcome::Delivered,
+                JobTransition::RetryAt { .. } => DeliveryOutcome::Retried,
+                JobTransition::Dead { .. } => DeliveryOutcome::DeadLettered,
+            };
+            metrics.delivery(&target.name, outcome, latency);
+        }
         Ok(RecordOutcome::Stale) => {
             tracing::warn!(
                 job = id.job_id,

@@ -35,10 +35,11 @@ pub struct DeliveryHandle {
 pub fn spawn(
     store: Arc<SledStore>,
     config: Arc<ArcSwap<Config>>,
+    metrics: Arc<crate::metrics::Metrics>,
     cancel: CancellationToken,
     grace: Duration,
 ) -> reqwest::Result<DeliveryHandle> {
-    let dispatcher = Dispatcher::new(store, config, attempt::http_client()?);
+    let dispatcher = Dispatcher::new(store, config, attempt::http_client()?).with_metrics(metrics);
     let task = actix_web::rt::spawn(dispatcher.run(cancel.clone(), grace));
     Ok(DeliveryHandle { cancel, task })
 }

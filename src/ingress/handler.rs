@@ -1,19 +1,28 @@
 //! The actix handler: find the endpoint for the path in the current config snapshot, answer an
 //! unsigned (GET) provider handshake, check the method, read the body within its limit, run the
-//! pipeline, answer. Nothing else lives here.
+//! pipeline, answer. At this edge, and nowhere else, each request on a configured endpoint is
+//! counted once in the metrics with its outcome, and runs inside an `event` span carrying the
+//! endpoint, event id and type (the pipeline fills in the last two once it has read them).
 
 use super::body::{read_limited, BodyError};
-use super::pipeline::{ingest, InboundRequest, IngestOutcome};
+use super::pipeline::{ingest, InboundRequest, IngestError, IngestOutcome};
 use super::{response, Ingress};
+use crate::config::Config;
+use crate::endpoint::Endpoint;
+use crate::metrics::{RejectReason, RequestOutcome};
+use crate::signature::SignatureError;
 use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
+use tracing::field::Empty;
+use tracing::Instrument;
 
 pub async fn handle(
     req: HttpRequest,
     mut payload: web::Payload,
     ingress: web::Data<Ingress>,
 ) -> HttpResponse {
+    let started = Instant::now();
     // One snapshot for the whole request: a reload meanwhile does not change its rules.
     let config = ingress.config.load_full();
     let Some(endpoint) = config.endpoint(req.path()) else {
@@ -23,6 +32,29 @@ pub async fn handle(
             &format!("no endpoint at {}", req.path()),
         );
     };
+    let span = tracing::info_span!(
+        "event",
+        endpoint = %endpoint.name,
+        event_id = Empty,
+        event_type = Empty
+    );
+    let (response, outcome) = serve(&req, &mut payload, &ingress, &config, endpoint)
+        .instrument(span)
+        .await;
+    ingress
+        .metrics
+        .request(&endpoint.name, outcome, started.elapsed());
+    response
+}
+
+async fn serve(
+    req: &HttpRequest,
+    payload: &mut web::Payload,
+    ingress: &Ingress,
+    config: &Config,
+    endpoint: &Endpoint,
+) -> (HttpResponse, RequestOutcome) {
+    let rejected = |reason, resp| (resp, RequestOutcome::Rejected(reason));
     if let Some(handshake) = endpoint
         .handshake
         .as_ref()
@@ -31,12 +63,12 @@ pub async fn handle(
         // Unsigned (Meta's GET): answered from the query alone, before the method check.
         return match handshake.answer_query(req.query_string()) {
             Ok(answer) => {
-                tracing::info!(endpoint = %endpoint.name, handshake = %answer.handshake, "answered handshake");
-                response::handshake(&answer)
+                tracing::info!(handshake = %answer.handshake, "answered handshake");
+                (response::handshake(&answer), RequestOutcome::Handshake)
             }
             Err(err) => {
-                tracing::info!(endpoint = %endpoint.name, error = %err, "refused handshake");
-                response::handshake_refusal(&err)
+                tracing::info!(error = %err, "refused handshake");
+                rejected(RejectReason::Handshake, response::handshake_refusal(&err))
             }
         };
     }
@@ -50,34 +82,39 @@ pub async fn handle(
             actix_web::http::header::ALLOW,
             actix_web::http::header::HeaderValue::from_static("POST"),
         );
-        return resp;
+        tracing::debug!(method = %req.method(), "refused: not POST");
+        return rejected(RejectReason::Method, resp);
     }
     let received_at = SystemTime::now();
     let body = match read_limited(
-        &req,
-        &mut payload,
+        req,
+        payload,
         endpoint.max_body_size,
         config.server.request_timeout,
     )
     .await
     {
         Ok(b) => b,
-        Err(e @ BodyError::TooLarge { .. }) => {
-            return response::refusal(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                &e.to_string(),
-            )
-        }
-        Err(e @ BodyError::Timeout(_)) => {
-            return response::refusal(
-                StatusCode::REQUEST_TIMEOUT,
-                "request_timeout",
-                &e.to_string(),
-            )
-        }
         Err(e) => {
-            return response::refusal(StatusCode::BAD_REQUEST, "unreadable_body", &e.to_string())
+            tracing::debug!(error = %e, "refused: body not read");
+            let (reason, status, code) = match e {
+                BodyError::TooLarge { .. } => (
+                    RejectReason::TooLarge,
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                ),
+                BodyError::Timeout(_) => (
+                    RejectReason::Timeout,
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request_timeout",
+                ),
+                _ => (
+                    RejectReason::Unreadable,
+                    StatusCode::BAD_REQUEST,
+                    "unreadable_body",
+                ),
+            };
+            return rejected(reason, response::refusal(status, code, &e.to_string()));
         }
     };
     let inbound = InboundRequest {
@@ -87,21 +124,49 @@ pub async fn handle(
     };
     match ingest(endpoint, ingress.store.as_ref(), inbound).await {
         Ok(IngestOutcome::Handshake(answer)) => {
-            tracing::info!(endpoint = %endpoint.name, handshake = %answer.handshake, "answered handshake");
-            response::handshake(&answer)
+            tracing::info!(handshake = %answer.handshake, "answered handshake");
+            (response::handshake(&answer), RequestOutcome::Handshake)
         }
         Ok(outcome) => {
-            tracing::debug!(endpoint = %endpoint.name, ?outcome, "ingested");
-            response::outcome(&outcome)
+            tracing::debug!(?outcome, "ingested");
+            let counted = match outcome {
+                IngestOutcome::Accepted { .. } => RequestOutcome::Accepted,
+                IngestOutcome::Duplicate { .. } => RequestOutcome::Duplicate,
+                IngestOutcome::Ignored { .. } => RequestOutcome::Ignored,
+                IngestOutcome::Handshake(_) => RequestOutcome::Handshake,
+            };
+            (response::outcome(&outcome), counted)
         }
         Err(err) => {
             match &err {
-                super::pipeline::IngestError::Storage(cause) => {
-                    tracing::error!(endpoint = %endpoint.name, error = %cause, "cannot store event: answered 503")
+                IngestError::Storage(cause) => {
+                    tracing::error!(error = %cause, "cannot store event: answered 503")
                 }
-                other => tracing::debug!(endpoint = %endpoint.name, error = %other, "refused"),
+                IngestError::Signature(e) => {
+                    tracing::warn!(code = e.code(), error = %e, "signature rejected")
+                }
+                other => tracing::debug!(error = %other, "refused"),
             }
-            response::error(&err, endpoint.invalid_signature_status)
+            let reason = reject_reason(&err);
+            rejected(
+                reason,
+                response::error(&err, endpoint.invalid_signature_status),
+            )
         }
+    }
+}
+
+fn reject_reason(err: &IngestError) -> RejectReason {
+    match err {
+        IngestError::Signature(SignatureError::Stale { .. } | SignatureError::Future { .. }) => {
+            RejectReason::Stale
+        }
+        IngestError::Signature(_) => RejectReason::Signature,
+        IngestError::InvalidJson(_) => RejectReason::BadJson,
+        IngestError::MissingEventId(_) => RejectReason::MissingEventId,
+        IngestError::MissingEventType(_) => RejectReason::MissingEventType,
+        IngestError::Unmatched(_) => RejectReason::Unmatched,
+        IngestError::Storage(_) => RejectReason::Storage,
+        IngestError::Handshake(_) => RejectReason::Handshake,
     }
 }

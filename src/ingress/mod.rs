@@ -15,10 +15,11 @@ use arc_swap::ArcSwap;
 use std::net::TcpListener;
 use std::sync::Arc;
 
-/// What every ingress request needs: the live config and the store.
+/// What every ingress request needs: the live config, the store, and the metrics it counts in.
 pub struct Ingress {
     pub config: Arc<ArcSwap<Config>>,
     pub store: Arc<dyn Store>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 pub fn server(

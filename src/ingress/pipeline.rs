@@ -100,6 +100,11 @@ pub async fn ingest(
         return Ok(IngestOutcome::Handshake(answer));
     }
     let event = verified.extract(endpoint)?;
+    let span = tracing::Span::current();
+    span.record("event_id", event.id.as_str());
+    if let Some(t) = &event.event_type {
+        span.record("event_type", t.as_str());
+    }
     let targets = event.route(endpoint);
     if targets.is_empty() {
         return match endpoint.unmatched {

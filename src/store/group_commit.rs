@@ -19,6 +19,8 @@ pub struct CommitStats {
     pub batches: AtomicU64,
     pub waiters: AtomicU64,
     pub failures: AtomicU64,
+    /// The application's metrics, once attached: each batch's size is observed there.
+    pub metrics: std::sync::OnceLock<Arc<crate::metrics::Metrics>>,
 }
 
 pub struct GroupCommit {
@@ -51,6 +53,9 @@ impl GroupCommit {
                     thread_stats
                         .waiters
                         .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    if let Some(metrics) = thread_stats.metrics.get() {
+                        metrics.commit_batch(batch.len());
+                    }
                     if result.is_err() {
                         thread_stats.failures.fetch_add(1, Ordering::Relaxed);
                     }

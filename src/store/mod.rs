@@ -7,6 +7,7 @@
 pub mod group_commit;
 mod queue;
 pub mod records;
+pub mod retention;
 mod sled_store;
 
 pub use queue::{DueJob, EventDetail, JobDetail, JobTransition, QueueError, RecordOutcome};

@@ -186,7 +186,15 @@ impl SledStore {
                 Ok(RecordOutcome::Recorded(job))
             },
         );
-        store_only(flatten(result))
+        let outcome = store_only(flatten(result))?;
+        if let RecordOutcome::Recorded(job) = &outcome {
+            match job.state {
+                JobState::Pending => {}
+                JobState::Delivered { .. } => self.job_counts.add(&job.target, -1, 0),
+                JobState::Dead { .. } => self.job_counts.add(&job.target, -1, 1),
+            }
+        }
+        Ok(outcome)
     }
 
     /// Moves a due job to `until_ms` without counting an attempt (its target is not configured).
@@ -264,6 +272,7 @@ impl SledStore {
             Ok(job)
         });
         let job = flatten(result)?;
+        self.job_counts.add(&job.target, 1, -1);
         self.wake.notify_one();
         Ok(job)
     }
@@ -294,6 +303,9 @@ impl SledStore {
                 Ok(())
             });
         flatten(result)?;
+        for target in targets {
+            self.job_counts.add(target, 1, 0);
+        }
         self.wake.notify_one();
         Ok(ids)
     }

@@ -26,6 +26,8 @@ pub struct SledStore {
     pub(crate) dead: sled::Tree,
     /// Notified after each accepted event (and each requeue), so the dispatcher wakes at once.
     pub(crate) wake: Arc<tokio::sync::Notify>,
+    /// Pending and dead jobs per target, for the metrics (seeded at open, moved by each change).
+    pub job_counts: crate::metrics::JobCounts,
     dedup_ttl_ms: u64,
     commit: GroupCommit,
 }
@@ -45,7 +47,7 @@ impl SledStore {
             })?;
         let commit = GroupCommit::start(db.clone(), &dir.join("db"))
             .map_err(|e| StoreError::Storage(format!("cannot open sled's log file: {e}")))?;
-        Ok(Self {
+        let store = Self {
             events: db.open_tree("events")?,
             bodies: db.open_tree("bodies")?,
             dedup: db.open_tree("dedup")?,
@@ -55,10 +57,33 @@ impl SledStore {
             attempts: db.open_tree("attempts")?,
             dead: db.open_tree("dead")?,
             wake: Arc::new(tokio::sync::Notify::new()),
+            job_counts: Default::default(),
             db,
             dedup_ttl_ms: dedup_ttl.as_millis() as u64,
             commit,
-        })
+        };
+        store.seed_job_counts()?;
+        Ok(store)
+    }
+
+    /// One scan of the job records at open: the counts the metrics then keep up to date.
+    fn seed_job_counts(&self) -> Result<(), StoreError> {
+        for kv in self.jobs.iter() {
+            let (k, v) = kv?;
+            let id = read_u64(&k).unwrap_or_default();
+            let job = decode_job(id, &v)?;
+            match job.state {
+                JobState::Pending => self.job_counts.add(&job.target, 1, 0),
+                JobState::Dead { .. } => self.job_counts.add(&job.target, 0, 1),
+                JobState::Delivered { .. } => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives the group-commit thread the application's metrics (batch sizes).
+    pub fn attach_metrics(&self, metrics: Arc<crate::metrics::Metrics>) {
+        let _ = self.commit.stats.metrics.set(metrics);
     }
 
     pub fn commit_stats(&self) -> Arc<CommitStats> {
@@ -209,6 +234,9 @@ impl Store for SledStore {
             TransactionError::Storage(e) => e.into(),
         })?;
         if matches!(outcome, AcceptOutcome::Accepted { .. }) {
+            for target in ev.targets {
+                self.job_counts.add(target, 1, 0);
+            }
             self.wake.notify_one();
         }
         Ok(outcome)

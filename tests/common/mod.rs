@@ -520,3 +520,130 @@ endpoints:
         forward.join(", ")
     )
 }
+
+/// The real app in this process with its admin API on a loopback port (no token), a fresh
+/// store, and `storage_extra` (YAML lines, each indented two spaces) added under `storage:`.
+/// For tests of `/metrics`, `/readyz` and retention.
+pub struct ObservedRouter {
+    pub base: String,
+    pub admin: String,
+    pub config: Arc<ArcSwap<Config>>,
+    pub store: Arc<SledStore>,
+    pub client: reqwest::Client,
+    pub config_path: PathBuf,
+    pub dir: TempDir,
+}
+
+impl ObservedRouter {
+    pub async fn start(body: &str, storage_extra: &str, env: MapEnvironment) -> Self {
+        Self::start_in(tempfile::tempdir().unwrap(), body, storage_extra, env).await
+    }
+
+    /// Like [`ObservedRouter::start`], on `dir` (whose `data` may already hold a store).
+    pub async fn start_in(
+        dir: TempDir,
+        body: &str,
+        storage_extra: &str,
+        env: MapEnvironment,
+    ) -> Self {
+        let path = dir.path().join("routes.yaml");
+        let yaml = format!(
+            "server:\n  listen: 127.0.0.1:0\n  workers: 2\nstorage:\n  data_dir: {}\n{storage_extra}admin:\n  listen: 127.0.0.1:0\n{body}",
+            dir.path().join("data").display()
+        );
+        std::fs::write(&path, yaml).unwrap();
+        let app = match Application::build(&path, Arc::new(env)) {
+            Ok(app) => app,
+            Err(e) => panic!("app did not start: {e}"),
+        };
+        let base = format!("http://{}", app.addr());
+        let admin = format!("http://{}", app.admin_addr().expect("admin API on"));
+        let (config, store) = (app.config.clone(), app.store.clone());
+        actix_web::rt::spawn(app.run_until_stopped());
+        Self {
+            base,
+            admin,
+            config,
+            store,
+            client: reqwest::Client::new(),
+            config_path: path,
+            dir,
+        }
+    }
+
+    pub async fn post_signed(&self, path: &str, body: &[u8], id: &str) -> (u16, Value) {
+        let headers = sign(&self.config.load(), path, body, id);
+        post(
+            &self.client,
+            &format!("{}{path}", self.base),
+            body,
+            &headers,
+        )
+        .await
+    }
+
+    /// GET on the admin API: status and JSON body.
+    pub async fn admin_get(&self, path: &str) -> (u16, Value) {
+        let resp = self
+            .client
+            .get(format!("{}{path}", self.admin))
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// `/metrics`, parsed.
+    pub async fn scrape(&self) -> Scrape {
+        let resp = self
+            .client
+            .get(format!("{}/metrics", self.admin))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 200);
+        Scrape(resp.text().await.unwrap())
+    }
+}
+
+/// A `/metrics` page: look series up by name and labels.
+#[derive(Debug, Clone)]
+pub struct Scrape(pub String);
+
+impl Scrape {
+    /// The value of the series `name` whose labels are exactly `labels` (in any order).
+    pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        let mut wanted: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+        wanted.sort();
+        self.0
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .find_map(|line| {
+                let (series, value) = line.rsplit_once(' ')?;
+                let (series_name, mut have) = match series.split_once('{') {
+                    Some((n, rest)) => (
+                        n,
+                        rest.trim_end_matches('}')
+                            .split(',')
+                            .filter(|s| !s.is_empty())
+                            .map(str::to_string)
+                            .collect::<Vec<_>>(),
+                    ),
+                    None => (series, vec![]),
+                };
+                have.sort();
+                (series_name == name && have == wanted).then(|| value.parse().ok())?
+            })
+    }
+
+    /// Like [`Scrape::value`], panicking with the page when the series is missing.
+    pub fn get(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.value(name, labels)
+            .unwrap_or_else(|| panic!("no series {name}{labels:?} in:\n{}", self.0))
+    }
+}

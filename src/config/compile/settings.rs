@@ -13,6 +13,8 @@ pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9090";
 pub const DEFAULT_MAX_BODY: usize = 1 << 20;
 pub const DEFAULT_DEDUP_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
+pub const DEFAULT_PRUNE_INTERVAL: Duration = Duration::from_secs(60);
 
 impl Default for ServerSettings {
     fn default() -> Self {
@@ -59,8 +61,16 @@ pub fn server(raw: RawServer, sink: &mut ErrorSink) -> ServerSettings {
     }
 }
 
-pub fn storage(raw: RawStorage, base_dir: &Path) -> StorageSettings {
+pub fn storage(raw: RawStorage, base_dir: &Path, sink: &mut ErrorSink) -> StorageSettings {
     let data_dir = raw.data_dir.unwrap_or_else(|| "data".into());
+    let prune_interval = match raw.prune_interval {
+        None => DEFAULT_PRUNE_INTERVAL,
+        Some(d) if d.is_zero() => {
+            sink.push("storage.prune_interval", "must be greater than 0");
+            DEFAULT_PRUNE_INTERVAL
+        }
+        Some(d) => d,
+    };
     StorageSettings {
         data_dir: if data_dir.is_absolute() || base_dir == Path::new(".") {
             data_dir
@@ -68,6 +78,37 @@ pub fn storage(raw: RawStorage, base_dir: &Path) -> StorageSettings {
             base_dir.join(data_dir)
         },
         dedup_ttl: raw.dedup_ttl.unwrap_or(DEFAULT_DEDUP_TTL),
+        retention: retention(raw.retention.as_deref(), sink),
+        prune_interval,
+    }
+}
+
+/// `storage.retention`: a duration, or `off` to keep finished events forever. DECISION: `0` is
+/// an error rather than a synonym of either "prune at once" or "off": both readings are
+/// plausible, so the file must say which.
+fn retention(raw: Option<&str>, sink: &mut ErrorSink) -> Option<Duration> {
+    let Some(text) = raw else {
+        return Some(DEFAULT_RETENTION);
+    };
+    if text.trim() == "off" {
+        return None;
+    }
+    match humantime::parse_duration(text.trim()) {
+        Ok(d) if d.is_zero() => {
+            sink.push(
+                "storage.retention",
+                "must be greater than 0 (write `off` to keep events forever)",
+            );
+            Some(DEFAULT_RETENTION)
+        }
+        Ok(d) => Some(d),
+        Err(e) => {
+            sink.push(
+                "storage.retention",
+                format!("expected a duration like 30d or 12h, or `off`, got {text:?} ({e})"),
+            );
+            Some(DEFAULT_RETENTION)
+        }
     }
 }
 

@@ -89,7 +89,7 @@ pub(crate) fn ecdsa_matches(secret: &[u8], message: &[u8], signatures: &[Vec<u8>
     let mut any = false;
     for signature in signatures {
         if let Ok(signature) = p256::ecdsa::Signature::from_der(signature) {
-            // p256 itself accepts high `s`; normalizing keeps that so whatever the crate does.
+            // Accept either form of `s` (senders are not required to normalize it).
             let low = signature.normalize_s();
             any |= key.verify(message, &signature).is_ok() || key.verify(message, &low).is_ok();
         }

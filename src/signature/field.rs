@@ -227,9 +227,13 @@ impl BodyPath {
                     })?;
                     object.entry(name.clone()).or_insert(Value::Null)
                 }
-                Step::Index(i) => node
-                    .get_mut(*i)
-                    .ok_or_else(|| format!("cannot write {}: no element [{i}]", self.source))?,
+                Step::Index(i) => {
+                    if node.is_null() {
+                        *node = Value::Array(vec![Value::Null; i + 1]);
+                    }
+                    node.get_mut(*i)
+                        .ok_or_else(|| format!("cannot write {}: no element [{i}]", self.source))?
+                }
                 Step::Each => return Err(format!("cannot write {}: `[*]`", self.source)),
             };
         }

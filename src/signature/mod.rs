@@ -25,6 +25,8 @@ mod url;
 mod verify;
 
 #[cfg(test)]
+mod roundtrip_tests;
+#[cfg(test)]
 mod verify_tests;
 
 pub use compile::{compile_scheme, Scheme, SchemeError};

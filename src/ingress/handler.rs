@@ -3,6 +3,7 @@
 
 use super::body::{read_limited, BodyError};
 use super::pipeline::{ingest, InboundRequest};
+use super::provider_url::provider_url;
 use super::{response, Ingress};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -62,10 +63,21 @@ pub async fn handle(
             return response::refusal(StatusCode::BAD_REQUEST, "unreadable_body", &e.to_string())
         }
     };
+    let url = if endpoint.scheme.needs_url() {
+        provider_url(
+            req.uri(),
+            req.headers(),
+            endpoint.public_url.as_deref(),
+            config.server.trust_forwarded_headers,
+        )
+    } else {
+        None
+    };
     let inbound = InboundRequest {
         headers: req.headers(),
         body: &body,
         received_at,
+        url: url.as_deref(),
     };
     match ingest(endpoint, ingress.store.as_ref(), inbound).await {
         Ok(outcome) => {

@@ -219,6 +219,8 @@ fn endpoint_settings_equal(a: &Endpoint, b: &Endpoint) -> bool {
         max_body_size,
         rules: _,
         needs_json,
+        needs_form,
+        public_url,
     } = a;
     let debug_eq = |x: &dyn fmt::Debug, y: &dyn fmt::Debug| format!("{x:?}") == format!("{y:?}");
     *name == b.name
@@ -232,4 +234,6 @@ fn endpoint_settings_equal(a: &Endpoint, b: &Endpoint) -> bool {
         && *unmatched == b.unmatched
         && *max_body_size == b.max_body_size
         && *needs_json == b.needs_json
+        && *needs_form == b.needs_form
+        && *public_url == b.public_url
 }

@@ -21,6 +21,7 @@ impl Default for ServerSettings {
             max_body_size: DEFAULT_MAX_BODY,
             workers: None,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            trust_forwarded_headers: false,
         }
     }
 }
@@ -56,6 +57,9 @@ pub fn server(raw: RawServer, sink: &mut ErrorSink) -> ServerSettings {
         max_body_size,
         workers: raw.workers.filter(|w| *w > 0),
         request_timeout: raw.request_timeout.unwrap_or(defaults.request_timeout),
+        trust_forwarded_headers: raw
+            .trust_forwarded_headers
+            .unwrap_or(defaults.trust_forwarded_headers),
     }
 }
 

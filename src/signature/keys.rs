@@ -142,12 +142,12 @@ mod tests {
         assert!(ecdsa_matches(
             &public,
             b"1600112502payload",
-            &[signature.clone()]
+            std::slice::from_ref(&signature)
         ));
         assert!(ecdsa_matches(
             &private,
             b"1600112502payload",
-            &[signature.clone()]
+            std::slice::from_ref(&signature)
         ));
         assert!(!ecdsa_matches(&public, b"1600112502payloaD", &[signature]));
         assert!(ecdsa_verifying_key(b"not a key").is_none());
@@ -160,7 +160,11 @@ mod tests {
         let public = ed25519_public(&pair).unwrap();
         assert_eq!(ed25519_public(&pair[..32]).unwrap(), public);
         let signature = ed25519_sign(&pair, b"m").unwrap();
-        assert!(ed25519_matches(&public, b"m", &[signature.clone()]));
+        assert!(ed25519_matches(
+            &public,
+            b"m",
+            std::slice::from_ref(&signature)
+        ));
         assert!(!ed25519_matches(&public, b"n", &[signature]));
     }
 }

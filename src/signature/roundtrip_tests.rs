@@ -149,7 +149,7 @@ fn url_signing_presets_refuse_to_sign_or_verify_without_a_url() {
         let request = SignedRequest::new(&with_url.headers, &with_url.body);
         assert_eq!(
             scheme
-                .verify(&request, &[key.clone()], NOW)
+                .verify(&request, std::slice::from_ref(&key), NOW)
                 .unwrap_err()
                 .code(),
             "url_unknown",
@@ -216,7 +216,7 @@ fn adyen_signs_every_item_and_one_bad_item_fails_the_request() {
     let headers: Vec<(String, String)> = Vec::new();
     let ok = scheme.verify(
         &SignedRequest::new(&headers, &message.body),
-        &[key.clone()],
+        std::slice::from_ref(&key),
         NOW,
     );
     assert!(ok.is_ok(), "{ok:?}");

@@ -5,11 +5,12 @@
 //! Built-in provider presets are data in `presets.yaml`.
 //!
 //! Files: `raw` (serde types), `compile` (validation), `describe` (one-line summary), `field`
-//! (where a value is read: header, JSON body, form, query), `header` (signature header format),
+//! (where a value is read: header, JSON body, form, query), `body_path` (plain JSON paths), `header` (signature header format),
 //! `template` (the signed payload), `url` (URL spellings), `verify` (verify), `sign` (sign like
 //! a sender, generate secrets), `keys` (ed25519 and ECDSA keys), `request` (what is verified),
 //! `secret` (key bytes), `presets` (built-in presets).
 
+mod body_path;
 mod compile;
 mod describe;
 mod field;
@@ -24,6 +25,8 @@ mod template;
 mod url;
 mod verify;
 
+#[cfg(test)]
+mod compile_tests;
 #[cfg(test)]
 mod roundtrip_tests;
 #[cfg(test)]

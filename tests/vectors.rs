@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use hookroute::signature::{merge_yaml, preset, scheme_from_value, SignedRequest};
 use serde::Deserialize;
+use std::time::Instant;
 
 const VECTORS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -198,6 +199,58 @@ fn every_published_vector_gives_its_expected_result() {
             checked.get(provider).copied().unwrap_or(0),
             published,
             "not every {provider} vector was checked"
+        );
+    }
+}
+
+/// The cost of one verification per valid vector, printed (never asserted). Run with
+/// `cargo test --release --test vectors -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement: run in release with --ignored --nocapture"]
+fn verification_cost_per_valid_vector_is_printed() {
+    let text = std::fs::read_to_string(VECTORS).unwrap();
+    let vectors: Vec<Vector> = serde_json::from_str(&text).unwrap();
+    for vector in vectors.iter().filter(|v| v.expected_valid) {
+        let preset_name = preset_for(vector);
+        let overlay = (vector.provider == "adyen").then_some("for_each: null");
+        let mut scheme_value = preset(preset_name).unwrap().scheme.clone();
+        if let Some(overlay) = overlay {
+            merge_yaml(&mut scheme_value, serde_yaml::from_str(overlay).unwrap());
+        }
+        if scheme_value.get("timestamp").is_some() {
+            merge_yaml(
+                &mut scheme_value,
+                serde_yaml::from_str("timestamp: { tolerance_seconds: 4000000000 }").unwrap(),
+            );
+        }
+        let scheme = scheme_from_value(scheme_value).unwrap();
+        let secrets = [scheme.decode_secret(&vector.secret).unwrap()];
+        let headers: Vec<(String, String)> = vector
+            .headers
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+            .collect();
+        let mut request = SignedRequest::new(&headers, vector.body.as_bytes());
+        if let Some(url) = &vector.url {
+            request = request.with_url(url);
+        }
+        let now = vector.now.or(vector.timestamp).unwrap_or(0);
+        let rounds = if scheme.algorithm().is_asymmetric() {
+            2_000
+        } else {
+            50_000
+        };
+        let started = Instant::now();
+        for _ in 0..rounds {
+            assert!(scheme.verify(&request, &secrets, now).is_ok());
+        }
+        let per = started.elapsed() / rounds;
+        println!(
+            "  {:<28} {:<26} {:>8.2} us/verify",
+            vector.id,
+            preset_name,
+            per.as_secs_f64() * 1e6
         );
     }
 }

@@ -89,9 +89,9 @@ pub(crate) fn ecdsa_matches(secret: &[u8], message: &[u8], signatures: &[Vec<u8>
     let mut any = false;
     for signature in signatures {
         if let Ok(signature) = p256::ecdsa::Signature::from_der(signature) {
-            // Accept either form of `s` (senders are not required to normalize it).
-            let low = signature.normalize_s();
-            any |= key.verify(message, &signature).is_ok() || key.verify(message, &low).is_ok();
+            // (r, s) verifies exactly when (r, n - s) does: checking the low-s form once accepts
+            // both forms (senders are not required to normalize s).
+            any |= key.verify(message, &signature.normalize_s()).is_ok();
         }
     }
     any

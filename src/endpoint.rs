@@ -1,5 +1,6 @@
 //! An inbound endpoint, compiled: its path, signature scheme and secrets, where the event id
-//! and type come from, its rules, and how it answers what it refuses.
+//! and type come from, the public URL the provider sends to, its rules, and how it answers what
+//! it refuses.
 
 use crate::config::raw::UnmatchedPolicy;
 use crate::handshake::Handshake;
@@ -27,4 +28,8 @@ pub struct Endpoint {
     pub needs_json: bool,
     /// The provider handshake answered here instead of ingesting, if any.
     pub handshake: Option<Handshake>,
+    /// The body is read as form fields (a `form:` id or type).
+    pub needs_form: bool,
+    /// The URL as registered with the provider (`public_url`), for schemes that sign it.
+    pub public_url: Option<String>,
 }

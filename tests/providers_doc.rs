@@ -6,19 +6,6 @@ use hookroute::config::{self, MapEnvironment};
 use hookroute::signature::{self, preset_names, Scheme};
 use std::path::Path;
 
-/// Presets documented ahead of their code (another branch adds them). A snippet for one of these
-/// loads once the preset exists; until then it is reported, not loaded.
-const BEING_ADDED: &[&str] = &[
-    "square",
-    "twilio",
-    "twilio-json",
-    "linear",
-    "mailgun",
-    "sendgrid",
-    "adyen",
-    "meta",
-];
-
 fn doc() -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/providers.md"))
         .unwrap()
@@ -54,21 +41,8 @@ fn yaml_snippets(doc: &str) -> Vec<(String, String)> {
 
 /// A secret the scheme accepts, in the form a receiver configures.
 fn verifying_secret(scheme: &Scheme) -> String {
-    if let Ok(text) = scheme
-        .generate_signing_secret()
-        .and_then(|s| scheme.verifying_secret_text(&s))
-    {
-        return text;
-    }
-    // Asymmetric schemes whose key generation is not merged yet: a 32-byte key in the
-    // encodings presets use.
-    use base64::Engine as _;
-    let key = [7u8; 32];
-    let b64 = base64::engine::general_purpose::STANDARD.encode(key);
-    [hex::encode(key), format!("whpk_{b64}"), b64]
-        .into_iter()
-        .find(|text| scheme.decode_secret(text).is_ok())
-        .expect("some 32-byte key encoding is accepted")
+    let signing = scheme.generate_signing_secret().unwrap();
+    scheme.verifying_secret_text(&signing).unwrap()
 }
 
 #[test]
@@ -84,7 +58,7 @@ fn every_preset_has_a_section_in_docs_providers_md() {
     );
     let strays: Vec<&String> = headings
         .iter()
-        .filter(|h| signature::preset(h).is_none() && !BEING_ADDED.contains(&h.as_str()))
+        .filter(|h| signature::preset(h).is_none())
         .collect();
     assert!(strays.is_empty(), "sections for no preset: {strays:?}");
 }
@@ -94,14 +68,9 @@ fn every_yaml_snippet_in_docs_providers_md_loads() {
     let snippets = yaml_snippets(&doc());
     assert!(snippets.len() >= preset_names().len(), "{}", snippets.len());
     let mut loaded = 0;
-    let mut not_yet = Vec::new();
     for (section, snippet) in &snippets {
         let preset = signature::preset(section);
-        let Some(preset) = preset else {
-            assert!(BEING_ADDED.contains(&section.as_str()), "section {section}");
-            not_yet.push(section.as_str());
-            continue;
-        };
+        let preset = preset.unwrap_or_else(|| panic!("section {section} names no preset"));
         assert!(
             snippet.contains(&format!("provider: {section}")),
             "the {section} snippet uses another provider:\n{snippet}"
@@ -120,6 +89,5 @@ fn every_yaml_snippet_in_docs_providers_md_loads() {
         assert_eq!(endpoint.provider.as_deref(), Some(section.as_str()));
         loaded += 1;
     }
-    eprintln!("snippets loaded: {loaded}; presets not merged yet: {not_yet:?}");
     assert_eq!(loaded, preset_names().len());
 }

@@ -40,6 +40,8 @@ pub struct ServerSettings {
     pub max_body_size: usize,
     pub workers: Option<usize>,
     pub request_timeout: Duration,
+    /// Rebuild provider URLs from `X-Forwarded-Proto` / `X-Forwarded-Host`.
+    pub trust_forwarded_headers: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

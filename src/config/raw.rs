@@ -63,6 +63,9 @@ pub struct RawServer {
     /// How long a client may take to send its request head and body.
     #[serde(default, with = "humantime_serde")]
     pub request_timeout: Option<Duration>,
+    /// Trust `X-Forwarded-Proto` / `X-Forwarded-Host` when rebuilding the URL a provider signed
+    /// (only behind a proxy that sets them; default false).
+    pub trust_forwarded_headers: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -144,6 +147,9 @@ pub struct RawEndpoint {
     pub unmatched: UnmatchedPolicy,
     /// Largest body for this endpoint, overriding `server.max_body_size`.
     pub max_body_size: Option<ByteSize>,
+    /// The URL as registered with the provider (`https://hooks.example.com/twilio`), for
+    /// schemes that sign the URL; each request's query string is appended.
+    pub public_url: Option<String>,
     #[serde(default)]
     pub rules: Vec<Lenient<RawRule>>,
     /// The provider handshake answered on this endpoint: a built-in's name, a mapping, or
@@ -154,9 +160,9 @@ pub struct RawEndpoint {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawEventSpec {
-    /// Where the event id comes from: `json:$.path` or `header:NAME`.
+    /// Where the event id comes from: `json:$.path`, `header:NAME` or `form:NAME`.
     pub id: Option<String>,
-    /// Where the event type comes from: `json:$.path` or `header:NAME`.
+    /// Where the event type comes from: `json:$.path`, `header:NAME` or `form:NAME`.
     #[serde(rename = "type")]
     pub event_type: Option<String>,
 }

@@ -6,6 +6,7 @@
 
 use super::body::{read_limited, BodyError};
 use super::pipeline::{ingest, InboundRequest, IngestError, IngestOutcome};
+use super::provider_url::provider_url;
 use super::{response, Ingress};
 use crate::config::Config;
 use crate::endpoint::Endpoint;
@@ -117,10 +118,21 @@ async fn serve(
             return rejected(reason, response::refusal(status, code, &e.to_string()));
         }
     };
+    let url = if endpoint.scheme.needs_url() {
+        provider_url(
+            req.uri(),
+            req.headers(),
+            endpoint.public_url.as_deref(),
+            config.server.trust_forwarded_headers,
+        )
+    } else {
+        None
+    };
     let inbound = InboundRequest {
         headers: req.headers(),
         body: &body,
         received_at,
+        url: url.as_deref(),
     };
     match ingest(endpoint, ingress.store.as_ref(), inbound).await {
         Ok(IngestOutcome::Handshake(answer)) => {

@@ -5,6 +5,7 @@
 pub mod body;
 pub mod handler;
 pub mod pipeline;
+pub mod provider_url;
 pub mod response;
 
 use crate::config::Config;

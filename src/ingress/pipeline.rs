@@ -10,6 +10,7 @@ use crate::handshake::{
     HandshakeAnswer, HandshakeError, HandshakeMethod, HandshakeOutcome, RequestValues,
 };
 use crate::signature::{HeaderSource, SignatureError, SignedRequest, VerifiedSignature};
+use crate::source::ParsedBody;
 use crate::store::{AcceptOutcome, NewEvent, Store, StoreError};
 use actix_web::http::header::HeaderMap;
 use serde_json::Value;
@@ -21,6 +22,9 @@ pub struct InboundRequest<'a> {
     pub headers: &'a HeaderMap,
     pub body: &'a [u8],
     pub received_at: SystemTime,
+    /// The full URL as the provider sent it (the endpoint's `public_url` or one rebuilt from
+    /// the request, plus the query), when the endpoint's scheme signs it.
+    pub url: Option<&'a str>,
 }
 
 /// Passed signature verification.
@@ -139,7 +143,7 @@ pub fn verify<'a>(
     let request = SignedRequest {
         headers: inbound.headers,
         body: inbound.body,
-        url: None,
+        url: inbound.url,
     };
     let signature = endpoint.scheme.verify(&request, &endpoint.secrets, now)?;
     Ok(VerifiedRequest {
@@ -186,18 +190,26 @@ impl<'a> VerifiedRequest<'a> {
                     .map_err(|e| IngestError::InvalidJson(e.to_string()))?,
             ),
         };
+        // Any bytes parse as a form; a field that is not there is reported as missing below.
+        let form = endpoint.needs_form.then(|| {
+            form_urlencoded::parse(self.inbound.body)
+                .into_owned()
+                .collect()
+        });
+        let body = ParsedBody { json, form };
         let headers = self.inbound.headers;
         let id = endpoint
             .event_id
-            .read(headers, json.as_ref())
+            .read(headers, &body)
             .ok_or_else(|| IngestError::MissingEventId(endpoint.event_id.to_string()))?;
         let event_type = match &endpoint.event_type {
             None => None,
             Some(src) => Some(
-                src.read(headers, json.as_ref())
+                src.read(headers, &body)
                     .ok_or_else(|| IngestError::MissingEventType(src.to_string()))?,
             ),
         };
+        let json = body.json;
         Ok(ExtractedEvent {
             inbound: self.inbound,
             id,

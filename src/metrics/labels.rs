@@ -79,9 +79,14 @@ impl RejectReason {
 impl RequestOutcome {
     /// Every outcome, for pre-registering an endpoint's series at zero.
     pub fn all() -> impl Iterator<Item = RequestOutcome> {
-        [Self::Accepted, Self::Duplicate, Self::Ignored, Self::Handshake]
-            .into_iter()
-            .chain(RejectReason::ALL.into_iter().map(Self::Rejected))
+        [
+            Self::Accepted,
+            Self::Duplicate,
+            Self::Ignored,
+            Self::Handshake,
+        ]
+        .into_iter()
+        .chain(RejectReason::ALL.into_iter().map(Self::Rejected))
     }
 
     fn words(self) -> (&'static str, &'static str) {

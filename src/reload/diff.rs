@@ -220,6 +220,8 @@ fn endpoint_settings_equal(a: &Endpoint, b: &Endpoint) -> bool {
         rules: _,
         needs_json,
         handshake,
+        needs_form,
+        public_url,
     } = a;
     let debug_eq = |x: &dyn fmt::Debug, y: &dyn fmt::Debug| format!("{x:?}") == format!("{y:?}");
     *name == b.name
@@ -234,4 +236,6 @@ fn endpoint_settings_equal(a: &Endpoint, b: &Endpoint) -> bool {
         && *max_body_size == b.max_body_size
         && *needs_json == b.needs_json
         && *handshake == b.handshake
+        && *needs_form == b.needs_form
+        && *public_url == b.public_url
 }

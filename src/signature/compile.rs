@@ -1,13 +1,16 @@
 //! Compilation of a [`RawScheme`] into an immutable, validated [`Scheme`]: sources such as
-//! `header:NAME` and `kv:LABEL` are parsed, the payload template is compiled, and every problem
-//! is collected as a [`SchemeError`] naming its place in the scheme (`signature.from`,
-//! `payload`), so one run of `check` shows all of them. Nothing here is re-parsed per request.
+//! `header:NAME`, `json:$.path`, `form:NAME`, `query:NAME` and `kv:LABEL` are parsed, the
+//! payload template is compiled, and every problem is collected as a [`SchemeError`] naming its
+//! place in the scheme (`signature.from`, `payload`), so one run of `check` shows all of them.
+//! Nothing here is re-parsed per request.
 
 use std::collections::BTreeMap;
 
+use super::field::{BodyPath, FieldSource};
 use super::header::{KvListFormat, SignatureLayout};
 use super::raw::{
-    RawAlgorithm, RawScheme, RawSignatureParse, RawTimestamp, SignatureEncoding, TimestampUnit,
+    DigestAlgorithm, RawAlgorithm, RawScheme, RawSignatureParse, RawTimestamp, SignatureEncoding,
+    TimestampUnit, UrlVariant,
 };
 use super::secret::KeyFormat;
 use super::template::PayloadTemplate;
@@ -35,15 +38,20 @@ pub struct Scheme {
     pub(crate) algorithm: RawAlgorithm,
     pub(crate) key: KeyFormat,
     pub(crate) signature: SignatureRule,
+    pub(crate) vars: BTreeMap<String, FieldSource>,
     pub(crate) timestamp: Option<TimestampRule>,
     pub(crate) payload: PayloadTemplate,
     pub(crate) payload_source: String,
+    /// URL spellings tried when `{url}` is signed (at least `as_is`).
+    pub(crate) url_variants: Vec<UrlVariant>,
+    pub(crate) body_digest: Option<BodyDigestRule>,
+    pub(crate) for_each: Option<BodyPath>,
 }
 
 /// Where the signature is and how it is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SignatureRule {
-    pub(crate) header: String,
+    pub(crate) source: FieldSource,
     pub(crate) prefix: Option<String>,
     pub(crate) layout: SignatureLayout,
     pub(crate) encoding: SignatureEncoding,
@@ -62,7 +70,15 @@ pub(crate) struct TimestampRule {
 pub(crate) enum TimestampSource {
     /// A labelled field of the signature header (Stripe's `t`, Paddle's `ts`).
     SignatureField(String),
-    Header(String),
+    Field(FieldSource),
+}
+
+/// A digest of the body the sender carries beside the signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BodyDigestRule {
+    pub(crate) source: FieldSource,
+    pub(crate) algorithm: DigestAlgorithm,
+    pub(crate) encoding: SignatureEncoding,
 }
 
 /// Validates `raw`, returning every problem found.
@@ -79,9 +95,19 @@ pub fn compile_scheme(raw: &RawScheme) -> Result<Scheme, Vec<SchemeError>> {
         }
     }
 
-    let header = header_source(&raw.signature.from)
+    let signature_source = FieldSource::parse(&raw.signature.from)
         .map_err(|message| error("signature.from", message))
-        .unwrap_or_default();
+        .ok();
+    if raw.algorithm == RawAlgorithm::TokenEquals
+        && signature_source
+            .as_ref()
+            .is_some_and(|s| !matches!(s, FieldSource::Header(_)))
+    {
+        error(
+            "signature.from",
+            "token-equals compares a header with the secret; expected \"header:NAME\"".into(),
+        );
+    }
 
     let layout = match &raw.signature.parse {
         None => SignatureLayout::Whole,
@@ -133,15 +159,15 @@ pub fn compile_scheme(raw: &RawScheme) -> Result<Scheme, Vec<SchemeError>> {
         }
     };
 
-    let mut var_headers = BTreeMap::new();
+    let mut vars = BTreeMap::new();
     for (name, source) in &raw.vars {
         let path = format!("vars.{name}");
         if let Some(problem) = var_name_error(name) {
             error(&path, problem);
         }
-        match header_source(source) {
-            Ok(header) => {
-                var_headers.insert(name.clone(), header);
+        match FieldSource::parse(source) {
+            Ok(source) => {
+                vars.insert(name.clone(), source);
             }
             Err(message) => error(&path, message),
         }
@@ -153,30 +179,115 @@ pub fn compile_scheme(raw: &RawScheme) -> Result<Scheme, Vec<SchemeError>> {
             .ok()
     });
 
-    let payload = PayloadTemplate::compile(&raw.payload, &var_headers, raw.timestamp.is_some())
+    let payload = PayloadTemplate::compile(&raw.payload, &vars, raw.timestamp.is_some())
         .map_err(|messages| {
             for message in messages {
-                error("payload", message);
+                error("payload", message.clone());
             }
         })
         .ok();
 
-    match payload {
-        Some(payload) if errors.is_empty() => Ok(Scheme {
+    let for_each = raw.for_each.as_deref().and_then(|path| {
+        let path = path.strip_prefix("json:").unwrap_or(path).trim();
+        BodyPath::parse(path, true)
+            .map_err(|m| error("for_each", m))
+            .ok()
+    });
+
+    let body_digest = raw.body_digest.as_ref().and_then(|digest| {
+        match FieldSource::parse(&digest.from) {
+            Ok(source @ (FieldSource::Query(_) | FieldSource::Header(_))) => Some(BodyDigestRule {
+                source,
+                algorithm: digest.algorithm,
+                encoding: digest.encoding,
+            }),
+            Ok(other) => {
+                error(
+                    "body_digest.from",
+                    format!("expected \"query:NAME\" or \"header:NAME\" (a digest cannot live in the body it covers), got \"{other}\""),
+                );
+                None
+            }
+            Err(message) => {
+                error("body_digest.from", message);
+                None
+            }
+        }
+    });
+
+    let url_variants = match &raw.url {
+        None => vec![UrlVariant::AsIs],
+        Some(url) => {
+            if url.variants.is_empty() {
+                error(
+                    "url.variants",
+                    "expected at least one of as_is, strip_port, add_default_port".into(),
+                );
+            }
+            if payload.as_ref().is_some_and(|p| !p.signs_url()) {
+                error(
+                    "url",
+                    "the payload does not sign `{url}`, so `url:` has no effect; remove it or \
+                     add `{url}` to the payload"
+                        .into(),
+                );
+            }
+            let mut variants = url.variants.clone();
+            variants.dedup();
+            variants
+        }
+    };
+
+    // A signature carried inside the body cannot sign a payload holding that body.
+    if let (Some(source), Some(payload)) = (&signature_source, &payload) {
+        if matches!(source, FieldSource::Json(_) | FieldSource::Form(_)) && payload.uses_body() {
+            error(
+                "payload",
+                format!(
+                    "the signature is read from the body ({source}), so the payload cannot \
+                     include the body ({{body}} or {{form_sorted_concat}})"
+                ),
+            );
+        }
+    }
+    if let (Some(_), Some(payload)) = (&for_each, &payload) {
+        if payload.uses_body() {
+            error(
+                "payload",
+                "with for_each each item is signed on its own: use {json:$.field} of the item, \
+                 not {body}"
+                    .into(),
+            );
+        }
+        if !matches!(signature_source, Some(FieldSource::Json(_)) | None) {
+            error(
+                "signature.from",
+                "with for_each the signature is read inside each item: expected \"json:$.path\""
+                    .into(),
+            );
+        }
+    }
+
+    match (payload, signature_source) {
+        (Some(payload), Some(source)) if errors.is_empty() => Ok(Scheme {
             algorithm: raw.algorithm,
             key: KeyFormat {
                 decode: raw.key.decode,
                 strip_prefix: raw.key.strip_prefix.clone(),
             },
             signature: SignatureRule {
-                header,
+                source,
                 prefix: raw.signature.prefix.clone().filter(|p| !p.is_empty()),
                 layout,
                 encoding: raw.signature.encoding,
             },
+            vars,
             timestamp,
             payload,
             payload_source: raw.payload.clone(),
+            url_variants,
+            body_digest,
+            for_each,
         }),
         _ => Err(errors),
     }
@@ -203,13 +314,15 @@ fn timestamp_rule(raw: &RawTimestamp, layout: &SignatureLayout) -> Result<Timest
             ));
         }
         TimestampSource::SignatureField(label.to_string())
-    } else if raw.from.starts_with("header:") {
-        TimestampSource::Header(header_source(&raw.from)?)
     } else {
-        return Err(format!(
-            "expected \"kv:LABEL\" or \"header:NAME\", got {:?}",
-            raw.from
-        ));
+        let field = FieldSource::parse(&raw.from).map_err(|problem| {
+            if problem.starts_with("expected") {
+                format!("expected \"kv:LABEL\" or a value source: {problem}")
+            } else {
+                problem
+            }
+        })?;
+        TimestampSource::Field(field)
     };
     Ok(TimestampRule {
         source,
@@ -217,17 +330,6 @@ fn timestamp_rule(raw: &RawTimestamp, layout: &SignatureLayout) -> Result<Timest
         tolerance_seconds: i64::from(raw.tolerance_seconds),
         reject_future: raw.reject_future,
     })
-}
-
-/// Parses `header:NAME`, returning the name.
-pub(crate) fn header_source(source: &str) -> Result<String, String> {
-    let Some(name) = source.strip_prefix("header:") else {
-        return Err(format!("expected \"header:NAME\", got {source:?}"));
-    };
-    match header_name_error(name) {
-        None => Ok(name.to_string()),
-        Some(problem) => Err(format!("in {source:?}: {problem}")),
-    }
 }
 
 /// Why `name` is not a valid HTTP header name (an RFC 9110 token), if it is not.
@@ -242,7 +344,7 @@ pub(crate) fn header_name_error(name: &str) -> Option<String> {
 }
 
 fn var_name_error(name: &str) -> Option<String> {
-    if name == "body" || name == "timestamp" {
+    if ["body", "timestamp", "url", "form_sorted_concat"].contains(&name) {
         return Some(format!(
             "{name:?} is a built-in placeholder; pick another var name"
         ));
@@ -259,130 +361,42 @@ impl Scheme {
         self.algorithm
     }
 
-    /// The header the signature is read from.
-    pub fn signature_header(&self) -> &str {
-        &self.signature.header
+    /// Where the signature is read, e.g. `header:Stripe-Signature` or
+    /// `json:$.signature.signature`.
+    pub fn signature_source(&self) -> String {
+        self.signature.source.to_string()
+    }
+
+    /// The header the signature is read from, if it is in a header.
+    pub fn signature_header(&self) -> Option<&str> {
+        match &self.signature.source {
+            FieldSource::Header(name) => Some(name),
+            _ => None,
+        }
     }
 
     /// The freshness window in seconds, if the scheme checks one.
     pub fn tolerance_seconds(&self) -> Option<i64> {
         self.timestamp.as_ref().map(|ts| ts.tolerance_seconds)
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::super::raw::parse_scheme_value;
-    use super::*;
-
-    fn compile_yaml(yaml: &str) -> Result<Scheme, Vec<SchemeError>> {
-        let raw = parse_scheme_value(serde_yaml::from_str(yaml).unwrap()).unwrap();
-        compile_scheme(&raw)
+    /// Whether verifying needs the URL the provider sent the request to (`{url}`, a `query:`
+    /// source, or a digest in the query).
+    pub fn needs_url(&self) -> bool {
+        let query = |source: &FieldSource| source.reads_url();
+        self.payload.uses_url()
+            || query(&self.signature.source)
+            || self.vars.values().any(query)
+            || self.body_digest.as_ref().is_some_and(|d| query(&d.source))
+            || matches!(&self.timestamp, Some(TimestampRule { source: TimestampSource::Field(f), .. }) if query(f))
     }
 
-    fn paths(errors: &[SchemeError]) -> Vec<&str> {
-        errors.iter().map(|e| e.path.as_str()).collect()
-    }
-
-    #[test]
-    fn stripe_like_scheme_compiles() {
-        let scheme = compile_yaml(
-            r#"
-            algorithm: hmac-sha256
-            signature: { from: "header:Stripe-Signature", parse: { type: kv_list, keys: [v1] } }
-            timestamp: { from: "kv:t", reject_future: false }
-            payload: "{timestamp}.{body}"
-            "#,
-        )
-        .unwrap();
-        assert_eq!(scheme.signature_header(), "Stripe-Signature");
-        assert_eq!(scheme.tolerance_seconds(), Some(300));
-    }
-
-    #[test]
-    fn compile_collects_every_error_with_its_path() {
-        let errors = compile_yaml(
-            r#"
-            algorithm: hmac-sha256
-            key: { strip_prefix: [""] }
-            signature: { from: "foo:bar", parse: { type: kv_list, pair_sep: ",", kv_sep: ",", keys: [] } }
-            vars: { id: "query:id", body: "header:X" }
-            timestamp: { from: "json:$.ts" }
-            payload: "{id}.{nope}.{timestamp}"
-            "#,
-        )
-        .unwrap_err();
-        assert_eq!(
-            paths(&errors),
-            vec![
-                "key.strip_prefix[0]",
-                "signature.from",
-                "signature.parse.kv_sep",
-                "signature.parse.keys",
-                "vars.body",
-                "vars.id",
-                "timestamp.from",
-                "payload",
-                "payload",
-            ],
-            "{errors:#?}"
-        );
-        assert_eq!(
-            errors[1].message,
-            r#"expected "header:NAME", got "foo:bar""#
-        );
-        assert!(errors[6].message.contains(r#""json:$.ts""#));
-        // {id} failed as a var, so the template reports it as unknown too.
-        assert!(errors[7].message.contains("{id}"));
-        assert!(errors[8].message.contains("{nope}"));
-        assert_eq!(
-            errors[1].to_string(),
-            r#"signature.from: expected "header:NAME", got "foo:bar""#
-        );
-    }
-
-    #[test]
-    fn kv_timestamp_needs_a_kv_list_signature() {
-        let errors = compile_yaml(
-            r#"{ algorithm: hmac-sha256, signature: { from: "header:S" }, timestamp: { from: "kv:t" } }"#,
-        )
-        .unwrap_err();
-        assert_eq!(paths(&errors), vec!["timestamp.from"]);
-        assert!(errors[0].message.contains("kv_list"));
-    }
-
-    #[test]
-    fn bad_header_names_are_rejected_everywhere() {
-        let errors = compile_yaml(
-            r#"
-            algorithm: hmac-sha1
-            signature: { from: "header:" }
-            timestamp: { from: "header:Bad Name" }
-            payload: "{header:a:b}{body}"
-            "#,
-        )
-        .unwrap_err();
-        assert_eq!(
-            paths(&errors),
-            vec!["signature.from", "timestamp.from", "payload"]
-        );
-    }
-
-    #[test]
-    fn token_equals_rejects_a_parse_block() {
-        let errors = compile_yaml(
-            r#"{ algorithm: token-equals, signature: { from: "header:T", parse: { type: kv_list, keys: [a] } } }"#,
-        )
-        .unwrap_err();
-        assert_eq!(paths(&errors), vec!["signature.parse"]);
-    }
-
-    #[test]
-    fn empty_prefix_means_no_prefix() {
-        let scheme = compile_yaml(
-            r#"{ algorithm: hmac-sha256, signature: { from: "header:S", prefix: "" } }"#,
-        )
-        .unwrap();
-        assert_eq!(scheme.signature.prefix, None);
+    /// Whether the signature, a signed value or the items are read from a JSON body.
+    pub fn reads_json_body(&self) -> bool {
+        self.for_each.is_some()
+            || self.signature.source.reads_json()
+            || self.vars.values().any(FieldSource::reads_json)
+            || self.payload.fields().any(FieldSource::reads_json)
+            || matches!(&self.timestamp, Some(TimestampRule { source: TimestampSource::Field(f), .. }) if f.reads_json())
     }
 }

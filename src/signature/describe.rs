@@ -14,7 +14,7 @@ impl Scheme {
         if self.algorithm != RawAlgorithm::TokenEquals {
             parts.push(self.signature.encoding.as_str().to_string());
         }
-        parts.push(format!("header:{}", self.signature.header));
+        parts.push(self.signature.source.to_string());
         if let Some(prefix) = &self.signature.prefix {
             parts.push(format!("prefix={prefix:?}"));
         }
@@ -24,7 +24,7 @@ impl Scheme {
         if let Some(ts) = &self.timestamp {
             let from = match &ts.source {
                 TimestampSource::SignatureField(label) => format!("kv:{label}"),
-                TimestampSource::Header(name) => format!("header:{name}"),
+                TimestampSource::Field(source) => source.to_string(),
             };
             let unit = if ts.unit == TimestampUnit::Ms {
                 "(ms)"
@@ -34,8 +34,19 @@ impl Scheme {
             let sign = if ts.reject_future { "±" } else { "-" };
             parts.push(format!("ts{unit}={from}{sign}{}s", ts.tolerance_seconds));
         }
+        if let Some(path) = &self.for_each {
+            parts.push(format!("for_each={}", path.as_str()));
+        }
         if self.algorithm != RawAlgorithm::TokenEquals && self.payload_source != "{body}" {
             parts.push(format!("payload={:?}", self.payload_source));
+        }
+        if self.payload.signs_url() && self.url_variants.len() > 1 {
+            let variants: Vec<String> =
+                self.url_variants.iter().map(|v| format!("{v:?}")).collect();
+            parts.push(format!("url[{}]", variants.join(",")));
+        }
+        if let Some(digest) = &self.body_digest {
+            parts.push(format!("digest={}", digest.source));
         }
         parts.join(" ")
     }

@@ -4,28 +4,40 @@
 //! path), then used to verify requests against a list of secrets and to sign like a sender.
 //! Built-in provider presets are data in `presets.yaml`.
 //!
-//! Files: `raw` (serde types), `compile` (validation), `describe` (one-line summary), `header`
-//! (signature header format), `template` (the signed payload), `verify` (verify and sign),
-//! `request` (header access), `secret` (key bytes), `presets` (built-in presets).
+//! Files: `raw` (serde types), `compile` (validation), `describe` (one-line summary), `field`
+//! (where a value is read: header, JSON body, form, query), `body_path` (plain JSON paths), `header` (signature header format),
+//! `template` (the signed payload), `url` (URL spellings), `verify` (verify), `sign` (sign like
+//! a sender, generate secrets), `keys` (ed25519 and ECDSA keys), `request` (what is verified),
+//! `secret` (key bytes), `presets` (built-in presets).
 
+mod body_path;
 mod compile;
 mod describe;
+mod field;
 mod header;
+mod keys;
 mod presets;
 mod raw;
 mod request;
 mod secret;
+mod sign;
 mod template;
+mod url;
 mod verify;
 
+#[cfg(test)]
+mod compile_tests;
+#[cfg(test)]
+mod roundtrip_tests;
 #[cfg(test)]
 mod verify_tests;
 
 pub use compile::{compile_scheme, Scheme, SchemeError};
 pub use presets::{merge_yaml, preset, preset_names, Preset};
 pub use raw::{
-    parse_scheme_value, KeyDecoding, RawAlgorithm, RawKey, RawKvList, RawScheme, RawSignature,
-    RawSignatureParse, RawTimestamp, SignatureEncoding, TimestampUnit,
+    parse_scheme_value, DigestAlgorithm, KeyDecoding, RawAlgorithm, RawBodyDigest, RawKey,
+    RawKvList, RawScheme, RawSignature, RawSignatureParse, RawTimestamp, RawUrl, SignatureEncoding,
+    TimestampUnit, UrlVariant,
 };
 pub use request::{HeaderList, HeaderSource, SignInput, SignedMessage, SignedRequest};
 pub use secret::SecretKey;

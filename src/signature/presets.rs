@@ -101,7 +101,7 @@ mod tests {
 
     #[test]
     fn every_preset_parses_and_compiles() {
-        assert!(preset_names().len() >= 18, "{:?}", preset_names());
+        assert!(preset_names().len() >= 26, "{:?}", preset_names());
         for preset in PRESETS.iter() {
             let raw = parse_scheme_value(preset.scheme.clone())
                 .unwrap_or_else(|err| panic!("{}: {err}", preset.name));
@@ -134,10 +134,30 @@ mod tests {
             "gitlab",
             "aghanim",
             "hookroute-seed",
+            "square",
+            "twilio",
+            "twilio-json",
+            "linear",
+            "mailgun",
+            "sendgrid",
+            "adyen",
+            "meta",
+            "discord",
+            "standard-webhooks-ed25519",
         ] {
             assert!(preset(name).is_some(), "missing preset {name}");
         }
         assert!(preset("no-such-provider").is_none());
+        let twilio = preset("twilio").unwrap();
+        assert_eq!(
+            twilio.event_id.as_deref(),
+            Some("header:I-Twilio-Idempotency-Token")
+        );
+        let mailgun = preset("mailgun").unwrap();
+        assert_eq!(
+            mailgun.event_type.as_deref(),
+            Some("json:$['event-data'].event")
+        );
     }
 
     #[test]

@@ -25,6 +25,62 @@ pub struct RawScheme {
     /// The bytes that were signed, e.g. `"{timestamp}.{body}"`.
     #[serde(default = "default_payload")]
     pub payload: String,
+    /// How the URL the provider saw is matched when the scheme signs it (`{url}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<RawUrl>,
+    /// A digest of the body carried beside the signature (Twilio's `bodySHA256` query
+    /// parameter), which must match the body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_digest: Option<RawBodyDigest>,
+    /// A JSON body holding several signed items (Adyen's notification items), e.g.
+    /// `$.notificationItems[*].NotificationRequestItem`: every item must verify, and `json:`
+    /// sources are read inside the item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_each: Option<String>,
+}
+
+/// Which spellings of the URL are tried (Twilio signs the URL as its client wrote it, with or
+/// without the port).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUrl {
+    #[serde(default = "default_url_variants")]
+    pub variants: Vec<UrlVariant>,
+}
+
+fn default_url_variants() -> Vec<UrlVariant> {
+    vec![UrlVariant::AsIs]
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UrlVariant {
+    /// The URL exactly as received.
+    AsIs,
+    /// Without an explicit port (`https://a.com:8443/x` -> `https://a.com/x`).
+    StripPort,
+    /// With the scheme's default port added when none is written (`https://a.com:443/x`).
+    AddDefaultPort,
+}
+
+/// `body_digest: { from: "query:bodySHA256", algorithm: sha256, encoding: hex }`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBodyDigest {
+    /// `query:NAME` or `header:NAME`.
+    pub from: String,
+    #[serde(default)]
+    pub algorithm: DigestAlgorithm,
+    #[serde(default)]
+    pub encoding: SignatureEncoding,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DigestAlgorithm {
+    #[default]
+    Sha256,
+    Sha512,
 }
 
 fn default_payload() -> String {
@@ -41,6 +97,9 @@ pub enum RawAlgorithm {
     TokenEquals,
     /// The secret is an Ed25519 public key (or a 64-byte seed+public keypair, which can also sign).
     Ed25519,
+    /// ECDSA over P-256 with SHA-256 (SendGrid). The secret is a DER SubjectPublicKeyInfo
+    /// public key (or a DER PKCS#8 private key, which can also sign); signatures are DER.
+    EcdsaP256Sha256,
 }
 
 impl RawAlgorithm {
@@ -51,7 +110,13 @@ impl RawAlgorithm {
             Self::HmacSha512 => "hmac-sha512",
             Self::TokenEquals => "token-equals",
             Self::Ed25519 => "ed25519",
+            Self::EcdsaP256Sha256 => "ecdsa-p256-sha256",
         }
+    }
+
+    /// Whether the secret is a key pair's public half (the sender signs with the private half).
+    pub fn is_asymmetric(self) -> bool {
+        matches!(self, Self::Ed25519 | Self::EcdsaP256Sha256)
     }
 }
 
@@ -60,7 +125,9 @@ impl RawAlgorithm {
 pub struct RawKey {
     #[serde(default)]
     pub decode: KeyDecoding,
-    /// Prefixes removed from the configured secret when present (e.g. `whsec_`).
+    /// Prefixes removed from the configured secret when present (e.g. `whsec_`). When a secret
+    /// is generated, a prefix ending in `sk_` marks a private key and one ending in `pk_` a
+    /// public key (`whsk_` / `whpk_`); otherwise the first prefix is used.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub strip_prefix: Vec<String>,
 }
@@ -77,7 +144,8 @@ pub enum KeyDecoding {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSignature {
-    /// Where the signature is read: `header:NAME`.
+    /// Where the signature is read: `header:NAME`, `json:$.path` (in the body), `form:NAME`
+    /// (a field of a form-encoded body) or `query:NAME` (a parameter of the URL).
     pub from: String,
     /// A literal prefix every signature value must carry, e.g. `sha256=`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -141,7 +209,8 @@ impl SignatureEncoding {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTimestamp {
-    /// `kv:LABEL` (a field of the parsed signature header) or `header:NAME`.
+    /// `kv:LABEL` (a field of the parsed signature header), `header:NAME`, `json:$.path`,
+    /// `form:NAME` or `query:NAME`.
     pub from: String,
     #[serde(default)]
     pub unit: TimestampUnit,

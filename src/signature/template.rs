@@ -1,19 +1,28 @@
 //! The payload template (`"{id}.{timestamp}.{body}"`): compiled once into segments, rendered per
-//! request into borrowed byte slices so the body is never copied for an HMAC. Placeholders are
-//! `{body}`, `{timestamp}`, `{header:NAME}` and `{<var>}`; `{{` and `}}` are literal braces.
+//! request into byte pieces that borrow the body, so the body is never copied for an HMAC.
+//! Placeholders are `{body}`, `{timestamp}`, `{url}` (the URL the provider saw),
+//! `{form_sorted_concat}` (Twilio's sorted form parameters), `{header:NAME}`, `{json:$.path}`,
+//! `{form:NAME}`, `{query:NAME}` and `{<var>}`; `{{` and `}}` are literal braces. A missing
+//! header is an error; a missing JSON, form or query value signs as the empty string.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use super::compile::header_name_error;
-use super::request::HeaderSource;
+use serde_json::Value;
+
+use super::field::{form_sorted_concat, FieldSource, RequestView};
+use super::verify::SignatureError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Segment {
     Literal(String),
     Body,
     Timestamp,
-    /// A header value; `{<var>}` placeholders are resolved to their header at compile time.
-    Header(String),
+    Url,
+    FormSortedConcat,
+    /// A value of the request; `{<var>}` placeholders are resolved to their source at compile
+    /// time.
+    Field(FieldSource),
 }
 
 /// A compiled payload template.
@@ -22,16 +31,22 @@ pub(crate) struct PayloadTemplate {
     segments: Vec<Segment>,
 }
 
-/// A header the template reads was absent from the request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct MissingHeader(pub(crate) String);
+/// What a template is rendered from: the request, the current `for_each` item (JSON paths are
+/// read inside it), the timestamp as received and the URL spelling being tried.
+#[derive(Clone, Copy)]
+pub(crate) struct RenderInput<'v, 'a> {
+    pub(crate) view: &'v RequestView<'a>,
+    pub(crate) item: Option<&'v Value>,
+    pub(crate) timestamp: Option<&'v str>,
+    pub(crate) url: Option<&'v str>,
+}
 
 impl PayloadTemplate {
-    /// Compiles `source`. `vars` maps var names to header names; `has_timestamp` says whether
+    /// Compiles `source`. `vars` maps var names to their sources; `has_timestamp` says whether
     /// `{timestamp}` has a value. Returns every problem found, not just the first.
     pub(crate) fn compile(
         source: &str,
-        vars: &BTreeMap<String, String>,
+        vars: &BTreeMap<String, FieldSource>,
         has_timestamp: bool,
     ) -> Result<Self, Vec<String>> {
         let mut segments = Vec::new();
@@ -95,7 +110,7 @@ impl PayloadTemplate {
     pub(crate) fn header_names(&self) -> Vec<&str> {
         let mut names: Vec<&str> = Vec::new();
         for segment in &self.segments {
-            if let Segment::Header(name) = segment {
+            if let Segment::Field(FieldSource::Header(name)) = segment {
                 if !names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
                     names.push(name);
                 }
@@ -104,24 +119,72 @@ impl PayloadTemplate {
         names
     }
 
-    /// The signed bytes as a list of borrowed pieces, in order.
-    pub(crate) fn render<'a>(
-        &'a self,
-        body: &'a [u8],
-        timestamp: Option<&'a str>,
-        headers: &'a dyn HeaderSource,
-    ) -> Result<Vec<&'a [u8]>, MissingHeader> {
+    /// Every request value the template reads.
+    pub(crate) fn fields(&self) -> impl Iterator<Item = &FieldSource> {
+        self.segments.iter().filter_map(|segment| match segment {
+            Segment::Field(source) => Some(source),
+            _ => None,
+        })
+    }
+
+    /// Whether the URL is signed, directly or through a query parameter.
+    pub(crate) fn uses_url(&self) -> bool {
+        self.segments.iter().any(|segment| match segment {
+            Segment::Url => true,
+            Segment::Field(source) => source.reads_url(),
+            _ => false,
+        })
+    }
+
+    /// Whether `{url}` itself is signed (so URL spellings matter).
+    pub(crate) fn signs_url(&self) -> bool {
+        self.segments.contains(&Segment::Url)
+    }
+
+    pub(crate) fn uses_body(&self) -> bool {
+        self.segments
+            .iter()
+            .any(|segment| matches!(segment, Segment::Body | Segment::FormSortedConcat))
+    }
+
+    /// The signed bytes as a list of pieces, in order; the body is borrowed.
+    pub(crate) fn render<'v, 'a: 'v>(
+        &'v self,
+        input: RenderInput<'v, 'a>,
+    ) -> Result<Vec<Cow<'v, [u8]>>, SignatureError> {
         self.segments
             .iter()
             .map(|segment| match segment {
-                Segment::Literal(text) => Ok(text.as_bytes()),
-                Segment::Body => Ok(body),
+                Segment::Literal(text) => Ok(Cow::Borrowed(text.as_bytes())),
+                Segment::Body => Ok(Cow::Borrowed(input.view.request.body)),
                 // Compile guarantees a timestamp block exists when {timestamp} is used.
-                Segment::Timestamp => Ok(timestamp.unwrap_or_default().as_bytes()),
-                Segment::Header(name) => headers
+                Segment::Timestamp => Ok(Cow::Borrowed(
+                    input.timestamp.unwrap_or_default().as_bytes(),
+                )),
+                Segment::Url => input
+                    .url
+                    .map(|url| Cow::Borrowed(url.as_bytes()))
+                    .ok_or(SignatureError::UrlUnknown),
+                Segment::FormSortedConcat => Ok(Cow::Owned(
+                    form_sorted_concat(input.view.form()).into_bytes(),
+                )),
+                Segment::Field(FieldSource::Header(name)) => input
+                    .view
+                    .request
+                    .headers
                     .header(name)
-                    .map(str::as_bytes)
-                    .ok_or_else(|| MissingHeader(name.clone())),
+                    .map(|value| Cow::Borrowed(value.as_bytes()))
+                    .ok_or_else(|| SignatureError::MissingHeader(name.clone())),
+                Segment::Field(source) => {
+                    if source.reads_url() && input.view.request.url.is_none() {
+                        return Err(SignatureError::UrlUnknown);
+                    }
+                    Ok(match input.view.read(source, input.item) {
+                        Some(Cow::Borrowed(text)) => Cow::Borrowed(text.as_bytes()),
+                        Some(Cow::Owned(text)) => Cow::Owned(text.into_bytes()),
+                        None => Cow::Borrowed(&b""[..]),
+                    })
+                }
             })
             .collect()
     }
@@ -129,28 +192,36 @@ impl PayloadTemplate {
 
 fn placeholder(
     name: &str,
-    vars: &BTreeMap<String, String>,
+    vars: &BTreeMap<String, FieldSource>,
     has_timestamp: bool,
 ) -> Result<Segment, String> {
-    if let Some(header) = name.strip_prefix("header:") {
-        return match header_name_error(header) {
-            None => Ok(Segment::Header(header.to_string())),
-            Some(problem) => Err(format!("placeholder `{{{name}}}`: {problem}")),
-        };
+    if ["header:", "json:", "form:", "query:"]
+        .iter()
+        .any(|prefix| name.starts_with(prefix))
+    {
+        return FieldSource::parse(name)
+            .map(Segment::Field)
+            .map_err(|problem| format!("placeholder `{{{name}}}`: {problem}"));
     }
     match name {
         "body" => Ok(Segment::Body),
+        "url" => Ok(Segment::Url),
+        "form_sorted_concat" => Ok(Segment::FormSortedConcat),
         "timestamp" if has_timestamp => Ok(Segment::Timestamp),
         "timestamp" => Err(
             "placeholder `{timestamp}` needs a `timestamp:` block saying where it is read"
                 .to_string(),
         ),
         _ => match vars.get(name) {
-            Some(header) => Ok(Segment::Header(header.clone())),
+            Some(source) => Ok(Segment::Field(source.clone())),
             None => {
-                let mut known = vec!["body".to_string(), "timestamp".to_string()];
+                let mut known: Vec<String> = ["body", "timestamp", "url", "form_sorted_concat"]
+                    .map(String::from)
+                    .to_vec();
                 known.extend(vars.keys().cloned());
-                known.push("header:NAME".to_string());
+                known.extend(
+                    ["header:NAME", "json:$.path", "form:NAME", "query:NAME"].map(String::from),
+                );
                 Err(format!(
                     "unknown placeholder `{{{name}}}`; expected one of {}",
                     known.join(", ")
@@ -162,14 +233,30 @@ fn placeholder(
 
 #[cfg(test)]
 mod tests {
-    use super::super::request::HeaderList;
+    use super::super::request::{HeaderList, SignedRequest};
     use super::*;
 
-    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, FieldSource> {
         pairs
             .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| (k.to_string(), FieldSource::Header(v.to_string())))
             .collect()
+    }
+
+    fn try_render(
+        template: &PayloadTemplate,
+        request: SignedRequest<'_>,
+        ts: Option<&str>,
+    ) -> Result<Vec<u8>, SignatureError> {
+        let view = RequestView::new(request);
+        let url = request.url;
+        let input = RenderInput {
+            view: &view,
+            item: None,
+            timestamp: ts,
+            url,
+        };
+        template.render(input).map(|pieces| pieces.concat())
     }
 
     fn rendered(
@@ -178,7 +265,29 @@ mod tests {
         ts: Option<&str>,
         h: &HeaderList,
     ) -> Vec<u8> {
-        template.render(body, ts, h).unwrap().concat()
+        try_render(template, SignedRequest::new(h, body), ts).unwrap()
+    }
+
+    #[test]
+    fn url_form_json_and_query_placeholders_render() {
+        let t = PayloadTemplate::compile(
+            "{url}|{form_sorted_concat}|{json:$.a}|{query:q}|{form:x}",
+            &vars(&[]),
+            false,
+        )
+        .unwrap();
+        assert!(t.uses_url() && t.signs_url() && t.uses_body());
+        let headers = HeaderList::new();
+        let request = SignedRequest::new(&headers, b"x=1&b=2").with_url("https://h/p?q=9");
+        assert_eq!(
+            try_render(&t, request, None).unwrap(),
+            b"https://h/p?q=9|b2x1||9|1"
+        );
+        let err = try_render(&t, SignedRequest::new(&headers, b"x=1"), None).unwrap_err();
+        assert_eq!(err, SignatureError::UrlUnknown);
+        let t = PayloadTemplate::compile("{json:$.a}:{json:$.n}", &vars(&[]), false).unwrap();
+        let request = SignedRequest::new(&headers, br#"{"a":"s","n":10}"#);
+        assert_eq!(try_render(&t, request, None).unwrap(), b"s:10");
     }
 
     #[test]
@@ -205,8 +314,9 @@ mod tests {
         let t = PayloadTemplate::compile("v0:{header:X-Ts}:{body}", &vars(&[]), false).unwrap();
         let headers = HeaderList::new().with("x-ts", "9");
         assert_eq!(rendered(&t, b"b", None, &headers), b"v0:9:b");
-        let err = t.render(b"b", None, &HeaderList::new()).unwrap_err();
-        assert_eq!(err, MissingHeader("X-Ts".to_string()));
+        let empty = HeaderList::new();
+        let err = try_render(&t, SignedRequest::new(&empty, b"b"), None).unwrap_err();
+        assert_eq!(err, SignatureError::MissingHeader("X-Ts".to_string()));
     }
 
     #[test]

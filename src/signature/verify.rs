@@ -1,24 +1,26 @@
-//! Checking a request against a compiled [`Scheme`] (and the reverse, signing like a sender):
-//! read the signature header, check the timestamp's freshness, render the signed payload, then
-//! try every secret against every signature entry with constant-time comparisons. Fails closed:
-//! no secrets, no header or no match is an error with a stable code.
+//! Checking a request against a compiled [`Scheme`]: check the body digest if the scheme has
+//! one, then for the request (or each `for_each` item) read the signature, check the
+//! timestamp's freshness, render the signed payload (for each URL spelling the scheme allows)
+//! and try every secret against every signature entry with constant-time comparisons. Fails
+//! closed: no secrets, no signature, an unknown URL or no match is an error with a stable code.
 
-use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
+use std::borrow::Cow;
+
 use hmac::{Hmac, KeyInit, Mac};
+use serde_json::Value;
 use sha1::Sha1;
-use sha2::{Sha256, Sha512};
+use sha2::{Digest as _, Sha256, Sha512};
 use subtle::ConstantTimeEq;
 
-use super::compile::{Scheme, TimestampRule, TimestampSource};
-use super::header::{
-    decode_signature, encode_signature, format_signature_header, split_signature_header,
-    SignatureHeader,
-};
-use super::raw::{KeyDecoding, RawAlgorithm, TimestampUnit};
-use super::request::{HeaderList, HeaderSource, SignInput, SignedMessage, SignedRequest};
+use super::compile::{BodyDigestRule, Scheme, TimestampRule, TimestampSource};
+use super::field::{FieldSource, RequestView};
+use super::header::{decode_signature, split_signature_header, SignatureHeader};
+use super::keys::{ecdsa_matches, ecdsa_verifying_key, ed25519_matches};
+use super::raw::{DigestAlgorithm, RawAlgorithm, TimestampUnit};
+use super::request::SignedRequest;
 use super::secret::SecretKey;
-use super::template::MissingHeader;
-use base64::Engine as _;
+use super::template::RenderInput;
+use super::url::url_spellings;
 
 /// A request whose signature matched: which secret matched, and the timestamp (unix seconds)
 /// when the scheme has one.
@@ -28,11 +30,14 @@ pub struct VerifiedSignature {
     pub timestamp: Option<i64>,
 }
 
-/// Why a request was not accepted.
+/// Why a request was not accepted (or, for [`SignatureError::CannotSign`], not signed).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
     #[error("missing header {0}")]
     MissingHeader(String),
+    /// A value the scheme reads from the body or the URL (`json:$.signature.signature`).
+    #[error("missing {0}")]
+    MissingField(String),
     #[error("malformed signature: {0}")]
     Malformed(String),
     #[error("timestamp {timestamp} is more than {tolerance} s before now ({now})")]
@@ -49,34 +54,40 @@ pub enum SignatureError {
     },
     #[error("no signature matched any secret")]
     NoMatch,
+    #[error("the body does not match the digest sent with it")]
+    BodyDigestMismatch,
+    #[error(
+        "the scheme signs the URL the provider sent the request to, and that URL is not known \
+         (set the endpoint's public_url)"
+    )]
+    UrlUnknown,
     #[error("no secret is configured, so nothing can be verified")]
     NoSecrets,
+    #[error("cannot sign: {0}")]
+    CannotSign(String),
 }
 
 impl SignatureError {
     /// A stable snake_case code for responses, logs and metrics.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::MissingHeader(_) => "missing_signature",
+            Self::MissingHeader(_) | Self::MissingField(_) => "missing_signature",
             Self::Malformed(_) => "malformed_signature",
             Self::Stale { .. } => "stale_timestamp",
             Self::Future { .. } => "future_timestamp",
             Self::NoMatch => "invalid_signature",
+            Self::BodyDigestMismatch => "body_digest_mismatch",
+            Self::UrlUnknown => "url_unknown",
             Self::NoSecrets => "no_secret",
+            Self::CannotSign(_) => "cannot_sign",
         }
     }
 }
 
-impl From<MissingHeader> for SignatureError {
-    fn from(MissingHeader(name): MissingHeader) -> Self {
-        Self::MissingHeader(name)
-    }
-}
-
 /// A timestamp as received (for the payload) and in unix seconds (for freshness).
-struct ReceivedTimestamp<'a> {
-    text: &'a str,
-    unix_secs: i64,
+pub(crate) struct ReceivedTimestamp<'a> {
+    pub(crate) text: Cow<'a, str>,
+    pub(crate) unix_secs: i64,
 }
 
 impl Scheme {
@@ -84,18 +95,29 @@ impl Scheme {
     /// labelled `""`; use [`SecretKey::with_label`]. Errors never quote the secret.
     pub fn decode_secret(&self, raw: &str) -> Result<SecretKey, String> {
         let bytes = self.key.decode(raw)?;
-        if self.algorithm == RawAlgorithm::Ed25519 && ![32, 64].contains(&bytes.len()) {
-            return Err(format!(
-                "an ed25519 secret must decode to a 32-byte public key or a 64-byte \
-                 seed+public keypair, got {} bytes",
-                bytes.len()
-            ));
+        match self.algorithm {
+            RawAlgorithm::Ed25519 if ![32, 64].contains(&bytes.len()) => {
+                return Err(format!(
+                    "an ed25519 secret must decode to a 32-byte public key or a 64-byte \
+                     seed+public keypair, got {} bytes",
+                    bytes.len()
+                ))
+            }
+            RawAlgorithm::EcdsaP256Sha256 if ecdsa_verifying_key(&bytes).is_none() => {
+                return Err(
+                    "an ecdsa-p256-sha256 secret must be a P-256 public key as DER \
+                     SubjectPublicKeyInfo (or a DER PKCS#8 private key)"
+                        .to_string(),
+                )
+            }
+            _ => {}
         }
         Ok(SecretKey::new("", bytes))
     }
 
     /// Verifies `req` at clock `now_unix_secs`. Every secret is tried against every signature
-    /// entry; the timestamp is checked before anything is accepted.
+    /// entry; the timestamp is checked before anything is accepted. With `for_each`, every item
+    /// must verify, and the first item's result is returned.
     pub fn verify(
         &self,
         req: &SignedRequest<'_>,
@@ -105,55 +127,113 @@ impl Scheme {
         if secrets.is_empty() {
             return Err(SignatureError::NoSecrets);
         }
+        let view = RequestView::new(*req);
+        if let Some(rule) = &self.body_digest {
+            check_body_digest(&view, rule)?;
+        }
+        let Some(path) = &self.for_each else {
+            return self.verify_item(&view, None, secrets, now_unix_secs);
+        };
+        let root = view.json().ok_or_else(|| {
+            SignatureError::Malformed(format!(
+                "the body is not JSON, so it has no items at {}",
+                path.as_str()
+            ))
+        })?;
+        let items = path.select(root);
+        if items.is_empty() {
+            return Err(SignatureError::MissingField(format!(
+                "items at {}",
+                path.as_str()
+            )));
+        }
+        let mut first = None;
+        for item in items {
+            let verified = self.verify_item(&view, Some(item), secrets, now_unix_secs)?;
+            first.get_or_insert(verified);
+        }
+        Ok(first.expect("at least one item"))
+    }
+
+    /// Verifies the request, or one item of it.
+    fn verify_item(
+        &self,
+        view: &RequestView<'_>,
+        item: Option<&Value>,
+        secrets: &[SecretKey],
+        now: i64,
+    ) -> Result<VerifiedSignature, SignatureError> {
         let rule = &self.signature;
-        let value = req
-            .headers
-            .header(&rule.header)
-            .filter(|value| !value.trim().is_empty())
-            .ok_or_else(|| SignatureError::MissingHeader(rule.header.clone()))?;
-        let parsed = split_signature_header(value, &rule.layout, rule.prefix.as_deref());
+        let value = read_required(view, &rule.source, item)?;
+        if value.trim().is_empty() {
+            return Err(missing(&rule.source));
+        }
+        let parsed = split_signature_header(&value, &rule.layout, rule.prefix.as_deref());
         let timestamp = match &self.timestamp {
-            Some(ts_rule) => Some(read_fresh_timestamp(
-                ts_rule,
-                &parsed,
-                req.headers,
-                now_unix_secs,
-            )?),
+            Some(ts_rule) => Some(read_fresh_timestamp(ts_rule, &parsed, view, item, now)?),
             None => None,
         };
-        let payload =
-            self.payload
-                .render(req.body, timestamp.as_ref().map(|ts| ts.text), req.headers)?;
-
-        let matched = if self.algorithm == RawAlgorithm::TokenEquals {
-            first_match(secrets, |secret| {
-                any_equal(
-                    parsed.candidates.iter().map(|c| c.as_bytes()),
-                    secret.bytes(),
-                )
-            })
+        let urls: Vec<Option<String>> = if self.payload.signs_url() {
+            let url = view.request.url.ok_or(SignatureError::UrlUnknown)?;
+            url_spellings(url, &self.url_variants)
+                .into_iter()
+                .map(Some)
+                .collect()
         } else {
-            let signatures: Vec<Vec<u8>> = parsed
+            vec![None]
+        };
+        let signatures: Vec<Vec<u8>> = if self.algorithm == RawAlgorithm::TokenEquals {
+            parsed
+                .candidates
+                .iter()
+                .map(|c| c.as_bytes().to_vec())
+                .collect()
+        } else {
+            parsed
                 .candidates
                 .iter()
                 .filter_map(|candidate| decode_signature(candidate, rule.encoding))
-                .collect();
-            if signatures.is_empty() {
-                return Err(SignatureError::NoMatch);
+                .collect()
+        };
+        if signatures.is_empty() {
+            return Err(SignatureError::NoMatch);
+        }
+        let mut matched = None;
+        for url in &urls {
+            if self.algorithm == RawAlgorithm::TokenEquals {
+                matched = first_match(secrets, |secret| {
+                    any_equal(signatures.iter().map(Vec::as_slice), secret.bytes())
+                });
+                break;
             }
-            match self.algorithm {
+            let payload = self.payload.render(RenderInput {
+                view,
+                item,
+                timestamp: timestamp.as_ref().map(|ts| ts.text.as_ref()),
+                url: url.as_deref(),
+            })?;
+            matched = match self.algorithm {
                 RawAlgorithm::Ed25519 => {
                     let message = payload.concat();
                     first_match(secrets, |secret| {
-                        ed25519_matches(secret, &message, &signatures)
+                        ed25519_matches(secret.bytes(), &message, &signatures)
+                    })
+                }
+                RawAlgorithm::EcdsaP256Sha256 => {
+                    let message = payload.concat();
+                    first_match(secrets, |secret| {
+                        ecdsa_matches(secret.bytes(), &message, &signatures)
                     })
                 }
                 _ => first_match(secrets, |secret| {
                     let tag = self.mac(secret.bytes(), &payload);
                     any_equal(signatures.iter().map(Vec::as_slice), &tag)
                 }),
+            };
+            if matched.is_some() {
+                break;
             }
-        };
+        }
         matched
             .map(|secret_index| VerifiedSignature {
                 secret_index,
@@ -162,107 +242,8 @@ impl Scheme {
             .ok_or(SignatureError::NoMatch)
     }
 
-    /// The headers a sender would send for `body` at `now_unix_secs`: the signature header in
-    /// the scheme's format, the timestamp header if the timestamp has its own header, and every
-    /// other header the payload reads (vars such as `webhook-id`) set to `id`.
-    ///
-    /// # Panics
-    /// For ed25519, if `secret` is neither a 32-byte seed nor a 64-byte seed+public keypair
-    /// ([`Scheme::decode_secret`] never produces another length).
-    pub fn sign(
-        &self,
-        secret: &SecretKey,
-        body: &[u8],
-        now_unix_secs: i64,
-        id: &str,
-    ) -> Vec<(String, String)> {
-        let rule = &self.signature;
-        if self.algorithm == RawAlgorithm::TokenEquals {
-            let token = String::from_utf8_lossy(secret.bytes());
-            let value = format!("{}{token}", rule.prefix.as_deref().unwrap_or(""));
-            return vec![(rule.header.clone(), value)];
-        }
-        let mut headers = HeaderList::new();
-        let mut timestamp_field = None;
-        let timestamp_text = self.timestamp.as_ref().map(|ts_rule| {
-            let text = match ts_rule.unit {
-                TimestampUnit::S => now_unix_secs.to_string(),
-                TimestampUnit::Ms => now_unix_secs.saturating_mul(1000).to_string(),
-            };
-            match &ts_rule.source {
-                TimestampSource::Header(name) => headers.0.push((name.clone(), text.clone())),
-                TimestampSource::SignatureField(label) => timestamp_field = Some(label.as_str()),
-            }
-            text
-        });
-        for name in self.payload.header_names() {
-            if headers.header(name).is_none() {
-                headers.0.push((name.to_string(), id.to_string()));
-            }
-        }
-        let payload = self
-            .payload
-            .render(body, timestamp_text.as_deref(), &headers)
-            .expect("sign supplies every header the payload reads");
-        let signature = match self.algorithm {
-            RawAlgorithm::Ed25519 => ed25519_signing_key(secret)
-                .expect("an ed25519 signing secret is a 32-byte seed or a 64-byte keypair")
-                .sign(&payload.concat())
-                .to_bytes()
-                .to_vec(),
-            _ => self.mac(secret.bytes(), &payload),
-        };
-        let encoded = encode_signature(&signature, rule.encoding);
-        let timestamp_field = timestamp_field.zip(timestamp_text.as_deref());
-        let value = format_signature_header(
-            &rule.layout,
-            rule.prefix.as_deref(),
-            timestamp_field,
-            &encoded,
-        );
-        let mut all = vec![(rule.header.clone(), value)];
-        all.extend(headers.0);
-        all
-    }
-
-    /// Signs a whole message as a sender would: headers, and for schemes that carry the
-    /// signature in the body or the URL, the changed body or URL.
-    pub fn sign_message(&self, input: SignInput<'_>) -> Result<SignedMessage, SignatureError> {
-        Ok(SignedMessage {
-            headers: self.sign(input.secret, input.body, input.now_unix_secs, input.id),
-            body: input.body.to_vec(),
-            url: input.url.map(str::to_string),
-        })
-    }
-
-    /// The secret text a receiver configures to verify what `signing_secret` signs: the same
-    /// text for shared-secret (HMAC, token) schemes, the encoded public key for asymmetric ones.
-    pub fn verifying_secret_text(&self, signing_secret: &str) -> Result<String, String> {
-        match self.algorithm {
-            RawAlgorithm::Ed25519 => Err("deriving an ed25519 public key is not done yet".into()),
-            _ => Ok(signing_secret.to_string()),
-        }
-    }
-
-    /// A fresh random signing secret written the way this scheme's senders hand it out (for
-    /// `hookroute sign --new-secret` and round-trip tests). For asymmetric schemes it is the
-    /// private key; [`Scheme::verifying_secret_text`] gives the receiver's side.
-    pub fn generate_signing_secret(&self) -> Result<String, String> {
-        if self.algorithm == RawAlgorithm::Ed25519 {
-            return Err("generating an ed25519 key is not done yet".into());
-        }
-        let bytes: [u8; 32] = rand::random();
-        let prefix = self.key.strip_prefix.first().cloned().unwrap_or_default();
-        let text = match self.key.decode {
-            KeyDecoding::Utf8 => hex::encode(bytes),
-            KeyDecoding::Base64 => base64::engine::general_purpose::STANDARD.encode(bytes),
-            KeyDecoding::Hex => hex::encode(bytes),
-        };
-        Ok(format!("{prefix}{text}"))
-    }
-
     /// The HMAC of the payload pieces under `key`.
-    fn mac(&self, key: &[u8], payload: &[&[u8]]) -> Vec<u8> {
+    pub(crate) fn mac(&self, key: &[u8], payload: &[Cow<'_, [u8]>]) -> Vec<u8> {
         match self.algorithm {
             RawAlgorithm::HmacSha1 => hmac_tag::<Hmac<Sha1>>(key, payload),
             RawAlgorithm::HmacSha512 => hmac_tag::<Hmac<Sha512>>(key, payload),
@@ -271,12 +252,52 @@ impl Scheme {
     }
 }
 
-fn hmac_tag<M: Mac + KeyInit>(key: &[u8], payload: &[&[u8]]) -> Vec<u8> {
+fn hmac_tag<M: Mac + KeyInit>(key: &[u8], payload: &[Cow<'_, [u8]>]) -> Vec<u8> {
     let mut mac = <M as KeyInit>::new_from_slice(key).expect("HMAC accepts keys of any length");
     for piece in payload {
         mac.update(piece);
     }
     mac.finalize().into_bytes().to_vec()
+}
+
+/// The digest of `body` under `algorithm`.
+pub(crate) fn body_digest(algorithm: DigestAlgorithm, body: &[u8]) -> Vec<u8> {
+    match algorithm {
+        DigestAlgorithm::Sha256 => Sha256::digest(body).to_vec(),
+        DigestAlgorithm::Sha512 => Sha512::digest(body).to_vec(),
+    }
+}
+
+/// The digest sent with the request must be the body's, compared in constant time.
+fn check_body_digest(view: &RequestView<'_>, rule: &BodyDigestRule) -> Result<(), SignatureError> {
+    let text = read_required(view, &rule.source, None)?;
+    let sent =
+        decode_signature(text.trim(), rule.encoding).ok_or(SignatureError::BodyDigestMismatch)?;
+    let actual = body_digest(rule.algorithm, view.request.body);
+    if bool::from(sent.ct_eq(&actual)) {
+        Ok(())
+    } else {
+        Err(SignatureError::BodyDigestMismatch)
+    }
+}
+
+fn missing(source: &FieldSource) -> SignatureError {
+    match source {
+        FieldSource::Header(name) => SignatureError::MissingHeader(name.clone()),
+        other => SignatureError::MissingField(other.to_string()),
+    }
+}
+
+/// Reads a value the scheme cannot do without.
+fn read_required<'a>(
+    view: &RequestView<'a>,
+    source: &FieldSource,
+    item: Option<&Value>,
+) -> Result<Cow<'a, str>, SignatureError> {
+    if source.reads_url() && view.request.url.is_none() {
+        return Err(SignatureError::UrlUnknown);
+    }
+    view.read(source, item).ok_or_else(|| missing(source))
 }
 
 /// The index of the first secret for which `matches` holds. Every secret is tried, so the time
@@ -304,54 +325,23 @@ fn any_equal<'a>(candidates: impl Iterator<Item = &'a [u8]>, expected: &[u8]) ->
     any.into()
 }
 
-fn ed25519_signing_key(secret: &SecretKey) -> Option<SigningKey> {
-    let seed: [u8; 32] = match secret.bytes().len() {
-        32 | 64 => secret.bytes()[..32].try_into().ok()?,
-        _ => return None,
-    };
-    Some(SigningKey::from_bytes(&seed))
-}
-
-/// A 32-byte secret is a public key; a 64-byte one a seed+public keypair (which must agree).
-fn ed25519_verifying_key(secret: &SecretKey) -> Option<VerifyingKey> {
-    let bytes = secret.bytes();
-    if let Ok(public) = <[u8; 32]>::try_from(bytes) {
-        return VerifyingKey::from_bytes(&public).ok();
-    }
-    let keypair = <[u8; 64]>::try_from(bytes).ok()?;
-    SigningKey::from_keypair_bytes(&keypair)
-        .ok()
-        .map(|key| key.verifying_key())
-}
-
-fn ed25519_matches(secret: &SecretKey, message: &[u8], signatures: &[Vec<u8>]) -> bool {
-    let Some(key) = ed25519_verifying_key(secret) else {
-        return false;
-    };
-    let mut any = false;
-    for signature in signatures {
-        if let Ok(bytes) = <[u8; 64]>::try_from(signature.as_slice()) {
-            let signature = ed25519_dalek::Signature::from_bytes(&bytes);
-            any |= key.verify_strict(message, &signature).is_ok();
-        }
-    }
-    any
-}
-
 /// Reads the timestamp and rejects it if it is outside the tolerance.
-fn read_fresh_timestamp<'a>(
+fn read_fresh_timestamp<'s>(
     rule: &TimestampRule,
-    parsed: &SignatureHeader<'a>,
-    headers: &'a dyn HeaderSource,
+    parsed: &SignatureHeader<'s>,
+    view: &RequestView<'s>,
+    item: Option<&Value>,
     now: i64,
-) -> Result<ReceivedTimestamp<'a>, SignatureError> {
-    let text = match &rule.source {
-        TimestampSource::SignatureField(label) => parsed.field(label).ok_or_else(|| {
-            SignatureError::Malformed(format!("signature header has no `{label}` timestamp field"))
-        })?,
-        TimestampSource::Header(name) => headers
-            .header(name)
-            .ok_or_else(|| SignatureError::MissingHeader(name.clone()))?,
+) -> Result<ReceivedTimestamp<'s>, SignatureError> {
+    let text: Cow<'s, str> = match &rule.source {
+        TimestampSource::SignatureField(label) => {
+            Cow::Borrowed(parsed.field(label).ok_or_else(|| {
+                SignatureError::Malformed(format!(
+                    "signature header has no `{label}` timestamp field"
+                ))
+            })?)
+        }
+        TimestampSource::Field(source) => read_required(view, source, item)?,
     };
     let digits_only =
         !text.is_empty() && text.len() <= 19 && text.bytes().all(|b| b.is_ascii_digit());

@@ -26,10 +26,26 @@ fn random_secret(scheme: &Scheme, label: &str) -> SecretKey {
                 .to_keypair_bytes()
                 .to_vec()
         }
+        RawAlgorithm::EcdsaP256Sha256 => super::keys::ecdsa_generate(),
         RawAlgorithm::TokenEquals => (0..24).map(|_| rng.random_range(b'a'..=b'z')).collect(),
         _ => (0..32).map(|_| rng.random()).collect(),
     };
     SecretKey::new(label, bytes)
+}
+
+/// Presets that sign any body with headers alone (no URL, nothing read from or written into
+/// the body): the ones [`Scheme::sign`] serves and random bytes exercise. The others are covered
+/// by `roundtrip_tests`.
+fn header_only_presets() -> Vec<&'static str> {
+    preset_names()
+        .into_iter()
+        .filter(|name| {
+            let scheme = preset_scheme(name);
+            !scheme.needs_url()
+                && !scheme.reads_json_body()
+                && !scheme.payload_source.contains("form")
+        })
+        .collect()
 }
 
 fn random_body() -> Vec<u8> {
@@ -54,7 +70,8 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
 
 #[test]
 fn every_preset_verifies_what_it_signs() {
-    for name in preset_names() {
+    assert!(header_only_presets().len() >= 20);
+    for name in header_only_presets() {
         let scheme = preset_scheme(name);
         let secret = random_secret(&scheme, "current");
         let body = random_body();
@@ -69,7 +86,7 @@ fn every_preset_verifies_what_it_signs() {
 
 #[test]
 fn every_signing_preset_rejects_a_flipped_body_byte() {
-    for name in preset_names() {
+    for name in header_only_presets() {
         let scheme = preset_scheme(name);
         if scheme.algorithm() == RawAlgorithm::TokenEquals {
             continue; // the token does not cover the body
@@ -86,7 +103,7 @@ fn every_signing_preset_rejects_a_flipped_body_byte() {
 
 #[test]
 fn a_rotated_secret_still_verifies_and_reports_its_index() {
-    for name in preset_names() {
+    for name in header_only_presets() {
         let scheme = preset_scheme(name);
         let old = random_secret(&scheme, "previous");
         let new = random_secret(&scheme, "current");

@@ -77,6 +77,10 @@ pub struct ExplainArgs {
     /// Judge timestamps as of this unix time in seconds (default: now).
     #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
     pub now: Option<i64>,
+    /// The full URL the provider sent the request to, for schemes that sign it (default: the
+    /// endpoint's `public_url`).
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
     /// The verdict as JSON.
     #[arg(long)]
     pub json: bool,

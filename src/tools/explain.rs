@@ -95,7 +95,8 @@ pub fn run(args: &ExplainArgs, env: &dyn Environment) -> Result<CommandOutput, T
     let body = Body::read(&args.body)?;
     let headers = header_map(&input::headers(&args.headers)?)?;
     let now = args.now.unwrap_or_else(super::signer::now_unix_secs);
-    let explanation = explain(endpoint, &headers, &body.bytes, now);
+    let url = args.url.as_deref().or(endpoint.public_url.as_deref());
+    let explanation = explain(endpoint, &headers, &body.bytes, url, now);
     let stdout = if args.json {
         format!(
             "{}\n",
@@ -108,7 +109,14 @@ pub fn run(args: &ExplainArgs, env: &dyn Environment) -> Result<CommandOutput, T
 }
 
 /// Runs the pipeline's stages on the sample, as `serve` would at unix time `now`.
-pub fn explain(endpoint: &Endpoint, headers: &HeaderMap, body: &[u8], now: i64) -> Explanation {
+/// `url` is the URL the provider sent the request to, for schemes that sign it.
+pub fn explain(
+    endpoint: &Endpoint,
+    headers: &HeaderMap,
+    body: &[u8],
+    url: Option<&str>,
+    now: i64,
+) -> Explanation {
     let mut explanation = Explanation {
         endpoint: endpoint.path.clone(),
         name: endpoint.name.to_string(),
@@ -145,6 +153,7 @@ pub fn explain(endpoint: &Endpoint, headers: &HeaderMap, body: &[u8], now: i64) 
         headers,
         body,
         received_at: UNIX_EPOCH + Duration::from_secs(now.max(0) as u64),
+        url,
     };
     let verified = match pipeline::verify(endpoint, inbound) {
         Ok(verified) => verified,

@@ -166,7 +166,10 @@ impl Signer {
             id: &options.id,
         })?;
         let mut notes = Vec::new();
-        let json = serde_json::from_slice::<serde_json::Value>(&message.body).ok();
+        let parsed = crate::source::ParsedBody {
+            json: serde_json::from_slice::<serde_json::Value>(&message.body).ok(),
+            form: None,
+        };
         let sources = [
             (
                 "event id",
@@ -196,7 +199,7 @@ impl Signer {
                     }
                 }
                 Some(json_source @ ValueSource::Json(_))
-                    if json_source.read(&HeaderMap::new(), json.as_ref()).is_none() =>
+                    if json_source.read(&HeaderMap::new(), &parsed).is_none() =>
                 {
                     notes.push(format!(
                         "the body has no {what} at {json_source} (the router will answer 400)"

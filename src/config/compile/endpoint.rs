@@ -130,6 +130,31 @@ fn compile(
             format!("expected a 4xx status (401 or 403 are usual), got {status}"),
         );
     }
+    let public_url = raw
+        .public_url
+        .as_deref()
+        .and_then(|url| match public_url_error(url) {
+            None => Some(url.trim_end_matches('?').to_string()),
+            Some(problem) => {
+                sink.push(format!("{path}.public_url"), problem);
+                None
+            }
+        });
+    if let Some(scheme) = verified.as_ref().map(|v| &v.scheme) {
+        if scheme.needs_url() && raw.public_url.is_none() {
+            warnings.push(
+                format!("{path}.public_url"),
+                "the scheme signs the URL the provider sent to; without public_url it is rebuilt \
+                 from the request (Host, or X-Forwarded-* with server.trust_forwarded_headers), \
+                 which behind a proxy may differ",
+            );
+        } else if !scheme.needs_url() && raw.public_url.is_some() {
+            warnings.push(
+                format!("{path}.public_url"),
+                "the scheme does not sign the URL, so public_url has no effect",
+            );
+        }
+    }
     let max_body_size = match raw.max_body_size {
         Some(b) if b.0 == 0 => {
             sink.push(format!("{path}.max_body_size"), "must be greater than 0");
@@ -171,6 +196,8 @@ fn compile(
     let needs_json = event_id.as_ref().is_some_and(ValueSource::needs_json)
         || event_type.as_ref().is_some_and(ValueSource::needs_json)
         || rules.iter().any(|r| !r.when.is_empty());
+    let needs_form = event_id.as_ref().is_some_and(ValueSource::needs_form)
+        || event_type.as_ref().is_some_and(ValueSource::needs_form);
     Some(Endpoint {
         name: Arc::from(name.as_str()),
         path: raw.path,
@@ -185,7 +212,38 @@ fn compile(
         rules,
         needs_json,
         handshake,
+        needs_form,
+        public_url,
     })
+}
+
+/// Why `url` cannot be an endpoint's public URL: it must be an absolute http(s) URL with a host
+/// and without query or fragment (each request's own query is appended).
+fn public_url_error(url: &str) -> Option<String> {
+    let parsed = match url::Url::parse(url) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            return Some(format!(
+                "expected an absolute URL like https://hooks.example.com/twilio, got {url:?} ({e})"
+            ))
+        }
+    };
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Some(format!(
+            "expected an http:// or https:// URL, got scheme {:?} in {url:?}",
+            parsed.scheme()
+        ));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Some(format!("expected a host in {url:?}"));
+    }
+    if parsed.query().is_some_and(|q| !q.is_empty()) || parsed.fragment().is_some() {
+        return Some(format!(
+            "leave the query and fragment out of {url:?}: each request's own query string is \
+             appended, as the provider signs it"
+        ));
+    }
+    None
 }
 
 fn source(spec: Option<&str>, path: &str, sink: &mut ErrorSink) -> Option<ValueSource> {

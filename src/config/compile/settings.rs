@@ -23,6 +23,7 @@ impl Default for ServerSettings {
             max_body_size: DEFAULT_MAX_BODY,
             workers: None,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            trust_forwarded_headers: false,
         }
     }
 }
@@ -58,6 +59,9 @@ pub fn server(raw: RawServer, sink: &mut ErrorSink) -> ServerSettings {
         max_body_size,
         workers: raw.workers.filter(|w| *w > 0),
         request_timeout: raw.request_timeout.unwrap_or(defaults.request_timeout),
+        trust_forwarded_headers: raw
+            .trust_forwarded_headers
+            .unwrap_or(defaults.trust_forwarded_headers),
     }
 }
 

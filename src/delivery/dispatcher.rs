@@ -13,7 +13,9 @@ use super::outcome::{AttemptOutcome, Failure};
 use super::request::{self, AttemptId};
 use super::retry::{self, RetryDecision};
 use crate::config::Config;
-use crate::store::{AttemptV1, DueJob, JobTransition, RecordOutcome, SledStore, StoreError};
+use crate::store::{
+    AttemptV1, DueJob, JobTransition, JobV1, RecordOutcome, ScanPick, SledStore, StoreError,
+};
 use crate::target::Target;
 use arc_swap::ArcSwap;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -75,11 +77,42 @@ impl Dispatcher {
     /// Starts an attempt for every job due at `now_ms` whose target has a free slot.
     pub fn step(&mut self, now_ms: u64) -> Result<StepOutcome, StoreError> {
         let config = self.config.load_full();
-        let in_flight = &self.in_flight;
-        let (due, _truncated) = self
-            .store
-            .due_jobs(now_ms, SCAN_LIMIT, &|id| in_flight.contains(&id))?;
         let mut outcome = StepOutcome::default();
+        // Free slots per target: the scan reads only as far as it can still start something,
+        // so a backlog behind a busy target costs nothing per step (it used to be read, up to
+        // SCAN_LIMIT jobs, on every wake-up: once per accepted event).
+        let mut free: HashMap<Arc<str>, usize> = config
+            .targets
+            .values()
+            .map(|t| (t.name.clone(), self.limit(t).available_permits()))
+            .collect();
+        let mut free_total: usize = free.values().sum();
+        if free_total == 0 {
+            // Nothing could start. Jobs of unconfigured targets wait for the next step that
+            // scans; they could not be delivered anyway.
+            outcome.in_flight = self.in_flight.len();
+            return Ok(outcome);
+        }
+        let in_flight = &self.in_flight;
+        let mut pick = |job: &JobV1| match free.get_mut(job.target.as_str()) {
+            None => ScanPick::Take, // an orphan, postponed below
+            Some(0) => {
+                outcome.busy += 1;
+                ScanPick::Leave
+            }
+            Some(n) => {
+                *n -= 1;
+                free_total -= 1;
+                if free_total == 0 {
+                    // Taken, and the last slot: nothing more could start.
+                    return ScanPick::TakeLast;
+                }
+                ScanPick::Take
+            }
+        };
+        let (due, _truncated) =
+            self.store
+                .due_jobs(now_ms, SCAN_LIMIT, &|id| in_flight.contains(&id), &mut pick)?;
         let mut orphans: BTreeMap<String, usize> = BTreeMap::new();
         for job in due {
             let Some(target) = config.target(&job.job.target).cloned() else {

@@ -9,7 +9,9 @@ mod queue;
 pub mod records;
 mod sled_store;
 
-pub use queue::{DueJob, EventDetail, JobDetail, JobTransition, QueueError, RecordOutcome};
+pub use queue::{
+    DueJob, EventDetail, JobDetail, JobTransition, QueueError, RecordOutcome, ScanPick,
+};
 pub use records::{AttemptV1, EventV1, JobState, JobV1, StoredAttempt, StoredEvent, StoredJob};
 pub use sled_store::SledStore;
 

@@ -60,6 +60,7 @@ stop_all() {
 trap 'stop_all; rm -rf "$work"' EXIT
 
 python3 bench/gen_requests.py "$pool" "$secret" "$work/reqs.tsv"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "pool: $pool requests of $(($(head -1 "$work/reqs.tsv" | cut -f2 | wc -c) - 1)) bytes; $secs s per cell; server on core $server_core, wrk on core $load_core" | tee "$out/run.txt"
 
 wait_http() { # url: until it answers at all (any status)
@@ -136,7 +137,8 @@ for row in $rows; do
   done
 done
 
-python3 - "$results" "$pool" > "$out/table.md" <<'PY'
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+python3 - "$results" "$pool" "$load_before" "$load_after" > "$out/table.md" <<'PY'
 import sys
 rows, pool = [], int(sys.argv[2])
 for line in open(sys.argv[1]):
@@ -154,6 +156,8 @@ for row, c, f, extra in rows:
     wrapped |= f["requests"] > pool and row != "bare"
     print(f"| {row} | {c} | {rate:,.0f} | {f['p50_us']/1000:.2f} ms | {f['p99_us']/1000:.2f} ms "
           f"| {errors} | {ratio} | {extra} |")
+print(f"\nLoad average (1, 5, 15 min) before the run: {sys.argv[3]}; after: {sys.argv[4]}. "
+      "Above ~0.5 other work shared the cores: figures are noisy.")
 if wrapped:
     print(f"\nNote: some cell sent more than the pool of {pool} requests; the rest were duplicates. "
           "Raise BENCH_POOL.")

@@ -25,6 +25,7 @@
 #   BENCH_ROWS="bare ingest e2e fastapi"
 #   BENCH_POOL=250000       pre-signed requests (wrk wraps around after that: duplicates)
 #   BENCH_SERVER_CORE=0 BENCH_LOAD_CORE=1
+#   BENCH_HOOKROUTE=path    another hookroute binary for the ingest and e2e rows (A/B of a change)
 # Raw wrk outputs and the table go to bench/results/<UTC time>/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +40,7 @@ server_core=${BENCH_SERVER_CORE:-0}
 load_core=${BENCH_LOAD_CORE:-1}
 port=18080 admin_port=18091 sink_port=18090
 secret=whsec_bench_secret
+hookroute=${BENCH_HOOKROUTE:-target/release/hookroute}
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 command -v taskset >/dev/null || { apt-get update -qq && apt-get install -y -qq util-linux; }
@@ -105,7 +107,7 @@ start_server() { # row dir
       fi
       wait_http "http://127.0.0.1:$sink_port/count"
       BENCH_STRIPE_SECRET=$secret HOOKROUTE_LOG=error taskset -c "$server_core" \
-        target/release/hookroute serve --config "$dir/routes.yaml" & pids+=($!) ;;
+        "$hookroute" serve --config "$dir/routes.yaml" & pids+=($!) ;;
     fastapi)
       (cd bench && BENCH_STRIPE_SECRET=$secret BENCH_TOLERANCE_SECONDS=3600 exec taskset -c "$server_core" \
         .venv/bin/uvicorn --workers 1 --log-level error --no-access-log --host 127.0.0.1 --port "$port" fastapi_seed:app) & pids+=($!) ;;

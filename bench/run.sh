@@ -6,8 +6,8 @@
 #
 #   bare      examples/bench_bare.rs: actix-web, one worker, reads the body, answers 200
 #   ingest    hookroute serve: /stripe, one rule, one target; verify -> extract -> route -> sled
-#             transaction -> group-commit fdatasync -> 200. The target hangs (bench_sink --hang,
-#             concurrency 1), so delivery is paused: one attempt in flight, every job stays pending
+#             transaction -> group-commit fdatasync -> 200. The target hangs (bench_sink --hang),
+#             so delivery is paused: 8 attempts (its default concurrency) in flight, the rest pending
 #   e2e       the same, with the target a counting loopback sink (bench_sink): ingest and delivery
 #             together; reports delivered events/s during the load and the backlog at the end
 #             (pending deliveries summed from the admin API's GET /events)

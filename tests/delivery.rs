@@ -480,3 +480,26 @@ async fn shutdown_lets_an_attempt_in_flight_finish() {
         "{jobs:?}"
     );
 }
+
+#[actix_web::test]
+async fn a_job_for_a_free_target_starts_even_behind_a_backlog_of_a_busy_target() {
+    // Pins the dispatcher's scan, which now reads only as far as it can still start something:
+    // a busy target's earlier jobs must not hide a free target's job from it.
+    let slow = Downstream::start(vec![Reply::status(200).after(Duration::from_secs(5))]);
+    let fast = Downstream::start(vec![Reply::status(200)]);
+    let targets =
+        target("slow", &slow.url, "    concurrency: 1\n") + &target("fast", &fast.url, "");
+    let (store, mut dispatcher, _dir) = store_with_dispatcher(&targets, &["slow", "fast"]).await;
+    for i in 0..50 {
+        accept_direct(&store, &format!("s{i}"), b"{}", &["slow"]);
+    }
+    let step = dispatcher.step(now_ms()).unwrap();
+    assert_eq!(step.started, 1, "one slow attempt, at its concurrency");
+    accept_direct(&store, "f1", b"{}", &["fast"]);
+
+    let step = dispatcher.step(now_ms()).unwrap();
+    assert_eq!(step.started, 1, "the fast job, behind 49 due slow jobs");
+    assert!(dispatcher.join_one().await.is_some());
+    assert_eq!(fast.count(), 1);
+    assert_eq!(slow.count(), 1);
+}

@@ -14,7 +14,9 @@ use super::request::{self, AttemptId};
 use super::retry::{self, RetryDecision};
 use crate::config::Config;
 use crate::metrics::{DeliveryOutcome, Metrics};
-use crate::store::{AttemptV1, DueJob, JobTransition, RecordOutcome, SledStore, StoreError};
+use crate::store::{
+    AttemptV1, DueJob, JobTransition, JobV1, RecordOutcome, ScanPick, SledStore, StoreError,
+};
 use crate::target::Target;
 use arc_swap::ArcSwap;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -86,20 +88,42 @@ impl Dispatcher {
     /// Starts an attempt for every job due at `now_ms` whose target has a free slot.
     pub fn step(&mut self, now_ms: u64) -> Result<StepOutcome, StoreError> {
         let config = self.config.load_full();
-        let in_flight = &self.in_flight;
-        let (due, _truncated) = self
-            .store
-            .due_jobs(now_ms, SCAN_LIMIT, &|id| in_flight.contains(&id))?;
         let mut outcome = StepOutcome::default();
-        let mut orphans: BTreeMap<String, usize> = BTreeMap::new();
-        // Bounded like the scan: a backlog beyond SCAN_LIMIT of other targets hides a target's
-        // oldest job until it shrinks (its age then reads 0).
-        let mut oldest_due: HashMap<Arc<str>, u64> = HashMap::new();
-        for job in &due {
-            if let Some((name, _)) = config.targets.get_key_value(job.job.target.as_str()) {
-                oldest_due.entry(name.clone()).or_insert(job.due_at_ms);
-            }
+        // Free slots per target: the scan reads only as far as it can still start something,
+        // so a backlog behind a busy target costs nothing per step (it used to be read, up to
+        // SCAN_LIMIT jobs, on every wake-up: once per accepted event).
+        let mut free: HashMap<Arc<str>, usize> = config
+            .targets
+            .values()
+            .map(|t| (t.name.clone(), self.limit(t).available_permits()))
+            .collect();
+        let mut free_total: usize = free.values().sum();
+        if free_total == 0 {
+            // Nothing could start. Jobs of unconfigured targets wait for the next step that
+            // scans; they could not be delivered anyway. The oldest-due ages keep their last
+            // reading (every target is busy, so none of them has moved).
+            self.metrics.dispatcher_ticked(now_ms);
+            outcome.in_flight = self.in_flight.len();
+            return Ok(outcome);
         }
+        let in_flight = &self.in_flight;
+        // The scan reads due jobs earliest first, so the first job seen per target is its
+        // oldest due one, whether it can start now or not.
+        let mut oldest_due: HashMap<Arc<str>, u64> = HashMap::new();
+        let mut pick = |job: &JobV1| {
+            if let Some((name, _)) = config.targets.get_key_value(job.target.as_str()) {
+                oldest_due
+                    .entry(name.clone())
+                    .or_insert(job.next_attempt_at_ms);
+            }
+            pick_job(&mut free, &mut free_total, &mut outcome, job)
+        };
+        let (due, _truncated) =
+            self.store
+                .due_jobs(now_ms, SCAN_LIMIT, &|id| in_flight.contains(&id), &mut pick)?;
+        let mut orphans: BTreeMap<String, usize> = BTreeMap::new();
+        // Bounded like the scan: a target whose jobs all sit behind SCAN_LIMIT jobs of others
+        // (or behind the last free slot) is not seen, and its age reads 0 until then.
         self.metrics.dispatcher_scanned(now_ms, oldest_due);
         for job in due {
             let Some(target) = config.target(&job.job.target).cloned() else {
@@ -388,6 +412,32 @@ fn log_attempt(target: &Target, id: AttemptId, report: &AttemptReport, next: &Jo
                 reason,
                 "dead-lettered"
             )
+        }
+    }
+}
+
+/// Whether the scan takes `job`: yes while its target has a free slot (counting the slot as
+/// used), and yes for an orphan (postponed by the caller); the last free slot ends the scan.
+fn pick_job(
+    free: &mut HashMap<Arc<str>, usize>,
+    free_total: &mut usize,
+    outcome: &mut StepOutcome,
+    job: &JobV1,
+) -> ScanPick {
+    match free.get_mut(job.target.as_str()) {
+        None => ScanPick::Take,
+        Some(0) => {
+            outcome.busy += 1;
+            ScanPick::Leave
+        }
+        Some(n) => {
+            *n -= 1;
+            *free_total -= 1;
+            if *free_total == 0 {
+                ScanPick::TakeLast
+            } else {
+                ScanPick::Take
+            }
         }
     }
 }

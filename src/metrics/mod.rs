@@ -226,6 +226,12 @@ impl Metrics {
         *self.oldest_due_ms.lock().unwrap_or_else(|p| p.into_inner()) = oldest_due;
     }
 
+    /// The dispatcher ran a step that had nothing to scan (every target busy): it is alive, and
+    /// the oldest-due ages keep their last reading.
+    pub fn dispatcher_ticked(&self, now_ms: u64) {
+        self.dispatcher_tick_ms.store(now_ms, Ordering::Relaxed);
+    }
+
     /// When the dispatcher last scanned (unix ms), `None` before its first scan.
     pub fn dispatcher_last_tick_ms(&self) -> Option<u64> {
         Some(self.dispatcher_tick_ms.load(Ordering::Relaxed)).filter(|t| *t > 0)

@@ -10,7 +10,9 @@ pub mod records;
 pub mod retention;
 mod sled_store;
 
-pub use queue::{DueJob, EventDetail, JobDetail, JobTransition, QueueError, RecordOutcome};
+pub use queue::{
+    DueJob, EventDetail, JobDetail, JobTransition, QueueError, RecordOutcome, ScanPick,
+};
 pub use records::{AttemptV1, EventV1, JobState, JobV1, StoredAttempt, StoredEvent, StoredJob};
 pub use sled_store::SledStore;
 

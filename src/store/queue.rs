@@ -23,6 +23,16 @@ pub struct DueJob {
     pub job: JobV1,
 }
 
+/// What [`SledStore::due_jobs`] does with a pending job it read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanPick {
+    Take,
+    /// Leave it queued (its target is busy) and read on.
+    Leave,
+    /// Take it and end the scan.
+    TakeLast,
+}
+
 /// What happens to a job once an attempt is over.
 #[derive(Debug, Clone, PartialEq)]
 pub enum JobTransition {
@@ -88,16 +98,20 @@ fn store_only<T>(r: Result<T, QueueError>) -> Result<T, StoreError> {
 }
 
 impl SledStore {
-    /// Pending jobs due at or before `now_ms`, earliest first, at most `limit`, leaving out the
-    /// ids `skip` names (those in flight). `due` entries whose job is gone or no longer pending
-    /// are removed on the way. Also says whether the scan stopped at `limit`.
+    /// Pending jobs due at or before `now_ms`, earliest first, leaving out the ids `skip` names
+    /// (those in flight) and keeping those `pick` takes; at most `limit` jobs are read, and the
+    /// scan ends early when `pick` says [`ScanPick::TakeLast`] (the caller can start nothing more).
+    /// `due` entries whose job is gone or no longer pending are removed on the way. Also says
+    /// whether the scan stopped at `limit`.
     pub fn due_jobs(
         &self,
         now_ms: u64,
         limit: usize,
         skip: &dyn Fn(u64) -> bool,
+        pick: &mut dyn FnMut(&JobV1) -> ScanPick,
     ) -> Result<(Vec<DueJob>, bool), StoreError> {
         let mut out = Vec::new();
+        let mut read = 0;
         for kv in self.due.range(..due_key(now_ms.saturating_add(1), 0)) {
             let key = kv?.0;
             let (Some(at), Some(id)) = (read_u64(&key), key.get(8..).and_then(read_u64)) else {
@@ -107,15 +121,27 @@ impl SledStore {
             if skip(id) {
                 continue;
             }
-            if out.len() == limit {
+            if read == limit {
                 return Ok((out, true));
             }
+            read += 1;
             match self.job(id)? {
-                Some(job) if job.state == JobState::Pending => out.push(DueJob {
-                    id,
-                    due_at_ms: at,
-                    job,
-                }),
+                Some(job) if job.state == JobState::Pending => match pick(&job) {
+                    ScanPick::Take => out.push(DueJob {
+                        id,
+                        due_at_ms: at,
+                        job,
+                    }),
+                    ScanPick::Leave => {}
+                    ScanPick::TakeLast => {
+                        out.push(DueJob {
+                            id,
+                            due_at_ms: at,
+                            job,
+                        });
+                        break;
+                    }
+                },
                 _ => {
                     tracing::warn!(job = id, "removing a due entry whose job is not pending");
                     self.due.remove(&key)?;

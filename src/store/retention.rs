@@ -163,7 +163,7 @@ impl SledStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{AttemptV1, JobTransition, NewEvent, Store};
+    use crate::store::{AttemptV1, JobTransition, NewEvent, ScanPick, Store};
     use std::sync::Arc;
 
     fn store() -> (tempfile::TempDir, SledStore) {
@@ -195,7 +195,9 @@ mod tests {
 
     /// Records one attempt for every job of `seq` that ends it as `transition`.
     fn finish(store: &SledStore, seq: u64, transition: JobTransition) {
-        let (due, _) = store.due_jobs(u64::MAX - 1, 1000, &|_| false).unwrap();
+        let (due, _) = store
+            .due_jobs(u64::MAX - 1, 1000, &|_| false, &mut |_| ScanPick::Take)
+            .unwrap();
         for job in due.into_iter().filter(|d| d.job.event_seq == seq) {
             let attempt = AttemptV1 {
                 attempt: 0,

@@ -520,3 +520,4 @@ endpoints:
         forward.join(", ")
     )
 }
+pub mod checker;

@@ -46,6 +46,8 @@ pub struct ServerSettings {
 pub struct StorageSettings {
     pub data_dir: PathBuf,
     pub dedup_ttl: Duration,
+    /// Storage quota in bytes (`storage.max_size`); `None`: no limit.
+    pub max_size: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -72,6 +72,9 @@ pub struct RawStorage {
     /// How long an `(endpoint, event id)` pair is remembered for deduplication.
     #[serde(default, with = "humantime_serde")]
     pub dedup_ttl: Option<Duration>,
+    /// Largest the store may grow on disk (bytes, or a size like `512MiB`); past it, new events
+    /// are answered 503 with `Retry-After` instead of filling the disk. Default: no limit.
+    pub max_size: Option<ByteSize>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -67,7 +67,8 @@ pub async fn handle(
         body: &body,
         received_at,
     };
-    match ingest(endpoint, ingress.store.as_ref(), inbound).await {
+    let quota = config.storage.max_size;
+    match ingest(endpoint, ingress.store.as_ref(), quota, inbound).await {
         Ok(outcome) => {
             tracing::debug!(endpoint = %endpoint.name, ?outcome, "ingested");
             response::outcome(&outcome)

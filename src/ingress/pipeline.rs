@@ -71,9 +71,11 @@ impl HeaderSource for HeaderMap {
     }
 }
 
+/// `max_size` is the storage quota (`storage.max_size`), checked just before the write.
 pub async fn ingest(
     endpoint: &Endpoint,
     store: &dyn Store,
+    max_size: Option<u64>,
     inbound: InboundRequest<'_>,
 ) -> Result<IngestOutcome, IngestError> {
     let verified = verify(endpoint, inbound)?;
@@ -87,6 +89,9 @@ pub async fn ingest(
             }),
             UnmatchedPolicy::Reject => Err(IngestError::Unmatched(event.event_type)),
         };
+    }
+    if let Some(max_size) = max_size {
+        store.check_quota(max_size)?;
     }
     let outcome = store.accept(event.to_new_event(endpoint, &targets))?;
     // A duplicate waits too: its answer promises the first copy is on disk.

@@ -6,6 +6,7 @@
 
 pub mod group_commit;
 mod queue;
+pub mod quota;
 pub mod records;
 mod sled_store;
 
@@ -21,6 +22,9 @@ pub enum StoreError {
     /// The write (or making it durable) failed: the caller must not acknowledge.
     #[error("storage failure: {0}")]
     Storage(String),
+    /// The store has reached `storage.max_size`: new events are refused until it shrinks.
+    #[error("the store uses {used} bytes on disk, at or over its quota of {limit}")]
+    QuotaReached { used: u64, limit: u64 },
     /// A record could not be decoded.
     #[error("corrupt record: {0}")]
     Corrupt(String),
@@ -58,4 +62,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Resolves once every write made before the call is durable on disk.
     fn durable(&self) -> BoxFuture<'static, Result<(), StoreError>>;
+
+    /// Refuses with [`StoreError::QuotaReached`] once the store's size on disk is at or over
+    /// `max_size` bytes. The default (a store with no size) never refuses.
+    fn check_quota(&self, max_size: u64) -> Result<(), StoreError> {
+        let _ = max_size;
+        Ok(())
+    }
 }

@@ -4,6 +4,7 @@
 //! id+attempt no -> attempt), `dead` (job id -> empty, the dead-letter list). Durability comes from the group-commit thread, never from sled alone.
 
 use super::group_commit::{CommitStats, GroupCommit};
+use super::quota::DiskUsage;
 use super::records::*;
 use super::{AcceptOutcome, NewEvent, Store, StoreError};
 use futures_util::future::BoxFuture;
@@ -28,6 +29,7 @@ pub struct SledStore {
     pub(crate) wake: Arc<tokio::sync::Notify>,
     dedup_ttl_ms: u64,
     commit: GroupCommit,
+    usage: DiskUsage,
 }
 
 impl SledStore {
@@ -58,6 +60,7 @@ impl SledStore {
             db,
             dedup_ttl_ms: dedup_ttl.as_millis() as u64,
             commit,
+            usage: DiskUsage::default(),
         })
     }
 
@@ -134,6 +137,12 @@ impl SledStore {
             }
         }
         Ok(removed)
+    }
+
+    /// The store's size on disk, as sled counts it (its data file and blobs), cached for
+    /// [`super::quota::USAGE_REFRESH`].
+    pub fn size_on_disk(&self) -> u64 {
+        self.usage.current(|| self.db.size_on_disk().ok())
     }
 
     pub fn db(&self) -> &sled::Db {
@@ -222,5 +231,16 @@ impl Store for SledStore {
             })
         }
         .boxed()
+    }
+
+    fn check_quota(&self, max_size: u64) -> Result<(), StoreError> {
+        let used = self.size_on_disk();
+        if used >= max_size {
+            return Err(StoreError::QuotaReached {
+                used,
+                limit: max_size,
+            });
+        }
+        Ok(())
     }
 }

@@ -12,6 +12,8 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9090";
 pub const DEFAULT_MAX_BODY: usize = 1 << 20;
 pub const DEFAULT_DEDUP_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Smallest `storage.max_size` accepted.
+pub const MIN_STORAGE_QUOTA: u64 = 1 << 20;
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Default for ServerSettings {
@@ -59,8 +61,21 @@ pub fn server(raw: RawServer, sink: &mut ErrorSink) -> ServerSettings {
     }
 }
 
-pub fn storage(raw: RawStorage, base_dir: &Path) -> StorageSettings {
+pub fn storage(raw: RawStorage, base_dir: &Path, sink: &mut ErrorSink) -> StorageSettings {
     let data_dir = raw.data_dir.unwrap_or_else(|| "data".into());
+    let max_size = match raw.max_size {
+        Some(b) if b.0 < MIN_STORAGE_QUOTA => {
+            sink.push(
+                "storage.max_size",
+                format!(
+                    "must be at least {MIN_STORAGE_QUOTA} bytes (1MiB): an empty store already takes some space, got {}",
+                    b.0
+                ),
+            );
+            None
+        }
+        other => other.map(|b| b.0),
+    };
     StorageSettings {
         data_dir: if data_dir.is_absolute() || base_dir == Path::new(".") {
             data_dir
@@ -68,6 +83,7 @@ pub fn storage(raw: RawStorage, base_dir: &Path) -> StorageSettings {
             base_dir.join(data_dir)
         },
         dedup_ttl: raw.dedup_ttl.unwrap_or(DEFAULT_DEDUP_TTL),
+        max_size,
     }
 }
 

@@ -48,6 +48,17 @@ pub struct StorageSettings {
     pub dedup_ttl: Duration,
     /// Storage quota in bytes (`storage.max_size`); `None`: no limit.
     pub max_size: Option<u64>,
+    /// Free space kept on the data directory's filesystem (`storage.min_free_space`); 0: off.
+    pub min_free_space: u64,
+}
+
+impl StorageSettings {
+    pub fn space_limits(&self) -> crate::store::quota::SpaceLimits {
+        crate::store::quota::SpaceLimits {
+            max_size: self.max_size,
+            min_free_space: self.min_free_space,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

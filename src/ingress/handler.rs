@@ -67,8 +67,8 @@ pub async fn handle(
         body: &body,
         received_at,
     };
-    let quota = config.storage.max_size;
-    match ingest(endpoint, ingress.store.as_ref(), quota, inbound).await {
+    let space = config.storage.space_limits();
+    match ingest(endpoint, ingress.store.as_ref(), space, inbound).await {
         Ok(outcome) => {
             tracing::debug!(endpoint = %endpoint.name, ?outcome, "ingested");
             response::outcome(&outcome)

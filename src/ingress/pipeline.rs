@@ -6,6 +6,7 @@
 use crate::config::raw::UnmatchedPolicy;
 use crate::endpoint::Endpoint;
 use crate::signature::{HeaderSource, SignatureError, SignedRequest};
+use crate::store::quota::SpaceLimits;
 use crate::store::{AcceptOutcome, NewEvent, Store, StoreError};
 use actix_web::http::header::HeaderMap;
 use serde_json::Value;
@@ -71,11 +72,11 @@ impl HeaderSource for HeaderMap {
     }
 }
 
-/// `max_size` is the storage quota (`storage.max_size`), checked just before the write.
+/// `space` (quota and free-space floor) is checked just before the write.
 pub async fn ingest(
     endpoint: &Endpoint,
     store: &dyn Store,
-    max_size: Option<u64>,
+    space: SpaceLimits,
     inbound: InboundRequest<'_>,
 ) -> Result<IngestOutcome, IngestError> {
     let verified = verify(endpoint, inbound)?;
@@ -90,9 +91,7 @@ pub async fn ingest(
             UnmatchedPolicy::Reject => Err(IngestError::Unmatched(event.event_type)),
         };
     }
-    if let Some(max_size) = max_size {
-        store.check_quota(max_size)?;
-    }
+    store.check_space(space)?;
     let outcome = store.accept(event.to_new_event(endpoint, &targets))?;
     // A duplicate waits too: its answer promises the first copy is on disk.
     store.durable().await?;

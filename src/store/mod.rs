@@ -22,6 +22,9 @@ pub enum StoreError {
     /// The write (or making it durable) failed: the caller must not acknowledge.
     #[error("storage failure: {0}")]
     Storage(String),
+    /// The data directory's filesystem has less free space than `storage.min_free_space`.
+    #[error("{free} bytes free on the data directory's filesystem, under the floor of {min_free}")]
+    LowDiskSpace { free: u64, min_free: u64 },
     /// The store has reached `storage.max_size`: new events are refused until it shrinks.
     #[error("the store uses {used} bytes on disk, at or over its quota of {limit}")]
     QuotaReached { used: u64, limit: u64 },
@@ -64,9 +67,10 @@ pub trait Store: Send + Sync + 'static {
     fn durable(&self) -> BoxFuture<'static, Result<(), StoreError>>;
 
     /// Refuses with [`StoreError::QuotaReached`] once the store's size on disk is at or over
-    /// `max_size` bytes. The default (a store with no size) never refuses.
-    fn check_quota(&self, max_size: u64) -> Result<(), StoreError> {
-        let _ = max_size;
+    /// the quota, and with [`StoreError::LowDiskSpace`] when its filesystem has less free space
+    /// than the floor. The default (a store with no disk) never refuses.
+    fn check_space(&self, limits: quota::SpaceLimits) -> Result<(), StoreError> {
+        let _ = limits;
         Ok(())
     }
 }

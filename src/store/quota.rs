@@ -1,8 +1,14 @@
-//! The storage quota (`storage.max_size`): how big the store is on disk, measured at most every
-//! [`USAGE_REFRESH`] and cached, so the check on every accept costs two atomic loads. sled's
-//! `size_on_disk` is a `stat` of its data file plus a listing of its blob directory (about 10 us
-//! here), cheap but not free under load; a quota overshoot of one refresh interval's writes is
-//! the price, and is why the quota should sit well below the free space.
+//! Space limits checked before every accept: the storage quota (`storage.max_size`, the store's
+//! size on disk) and the free-space floor (`storage.min_free_space`, free bytes on the data
+//! directory's filesystem). Both are measured at most every [`USAGE_REFRESH`] and cached, so
+//! the check on every accept costs a few atomic loads. sled's `size_on_disk` is a `stat` of its
+//! data file plus a listing of its blob directory, `statvfs` one call; an overshoot of one
+//! refresh interval's writes is the price.
+//!
+//! Why a floor: sled 0.34 does not fail cleanly when the disk fills. Its log writer gets
+//! ENOSPC, and from then on `flush` waits forever for the failed buffer and transactions block
+//! on sled's global lock: the process hangs instead of answering. So the router stops
+//! accepting while there is still room (see RELIABILITY.md, scenario 3).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -10,7 +16,22 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// How long a measured size is trusted.
 pub const USAGE_REFRESH: Duration = Duration::from_millis(100);
 
-/// The store's last measured size on disk and when it was measured.
+/// The space limits in force for one request, from the config snapshot.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SpaceLimits {
+    /// Largest size of the store on disk (`None`: no quota).
+    pub max_size: Option<u64>,
+    /// Free bytes the filesystem must keep (0: no floor).
+    pub min_free_space: u64,
+}
+
+/// Free bytes for an unprivileged writer on the filesystem holding `dir`.
+pub fn free_space(dir: &std::path::Path) -> Option<u64> {
+    let stat = rustix::fs::statvfs(dir).ok()?;
+    Some(stat.f_bavail.saturating_mul(stat.f_frsize))
+}
+
+/// A measured size (of the store, or of free space) and when it was measured.
 #[derive(Debug, Default)]
 pub struct DiskUsage {
     bytes: AtomicU64,

@@ -60,6 +60,16 @@ impl Checker {
         self.acked.lock().unwrap().len()
     }
 
+    /// Counts one delivery of `id` seen by a sink that is not a [`Downstream`].
+    pub fn record_delivery(&self, id: &str) {
+        *self
+            .delivered
+            .lock()
+            .unwrap()
+            .entry(id.to_string())
+            .or_default() += 1;
+    }
+
     /// Replaces the deliveries seen with everything the sinks have received so far (a sink
     /// keeps its whole history, so this is idempotent).
     pub fn observe(&self, sinks: &[&Downstream]) {

@@ -163,7 +163,11 @@ async fn the_storage_quota_answers_503_with_retry_after_and_a_reload_raises_it()
         "{late_2xx} events accepted after the first 503: the quota does not hold"
     );
     assert_eq!(
-        tally.statuses.keys().filter(|s| **s != 200 && **s != 503).count(),
+        tally
+            .statuses
+            .keys()
+            .filter(|s| **s != 200 && **s != 503)
+            .count(),
         0,
         "{:?}",
         tally.statuses
@@ -198,5 +202,42 @@ async fn the_storage_quota_answers_503_with_retry_after_and_a_reload_raises_it()
         "storage quota {QUOTA} bytes: answers {:?}, all 503 with Retry-After, {late_2xx} 2xx after the first 503; data dir {} KiB at the limit; raised by reload, accepted again; {report}",
         tally.statuses,
         used_at_limit / 1024
+    );
+}
+
+#[test]
+fn storage_space_settings_have_defaults_and_precise_errors() {
+    const DEFAULT_MIN_FREE_SPACE: u64 = 64 << 20;
+    let load = |storage: &str| {
+        config::load_str(
+            &format!("admin: {{ listen: 'off' }}\nstorage:\n{storage}"),
+            std::path::Path::new("."),
+            &MapEnvironment::default(),
+        )
+    };
+    let defaults = load("  data_dir: d\n").unwrap();
+    assert_eq!(defaults.storage.max_size, None);
+    assert_eq!(defaults.storage.min_free_space, DEFAULT_MIN_FREE_SPACE);
+    let set = load("  max_size: 512MiB\n  min_free_space: 0\n").unwrap();
+    assert_eq!(set.storage.max_size, Some(512 << 20));
+    assert_eq!(set.storage.min_free_space, 0);
+
+    let text = |errors: Vec<hookroute::config::error::ConfigError>| {
+        errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let err = text(load("  data_dir: d\n  max_size: 1000\n").unwrap_err());
+    assert!(
+        err.contains("storage.max_size") && err.contains("at least 1048576"),
+        "{err}"
+    );
+    assert!(err.contains("line 4"), "the error says where: {err}");
+    let err = text(load("  max_size: lots\n").unwrap_err());
+    assert!(
+        err.contains("storage") && err.contains("max_size") && err.contains("512KiB"),
+        "{err}"
     );
 }

@@ -69,7 +69,11 @@ impl Tmpfs {
     fn grow(&self, size_mib: u64) {
         let options = format!("remount,size={size_mib}m");
         let out = privileged(&["mount", "-o", &options, &self.dir.display().to_string()]).unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
@@ -148,7 +152,10 @@ async fn a_full_disk_is_answered_503_and_everything_acknowledged_is_delivered_on
         .filter(|s| **s != 200 && **s != 503)
         .collect();
     assert!(others.is_empty(), "{:?}", full.statuses);
-    assert_eq!(full.errors, 0, "no connection failed: the router kept answering");
+    assert_eq!(
+        full.errors, 0,
+        "no connection failed: the router kept answering"
+    );
     let causes: Vec<String> = router
         .log
         .lock()
@@ -214,7 +221,6 @@ async fn a_full_disk_is_answered_503_and_everything_acknowledged_is_delivered_on
     assert_eq!(status, 503, "a disk filled by someone else is refused too");
     std::fs::remove_file(&ballast).unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let mut spec = spec;
     spec.url = router.url("/in");
     spec.prefix = "after".into();
     spec.padding = 0;

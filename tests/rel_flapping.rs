@@ -134,8 +134,9 @@ async fn a_flapping_sink_gets_every_event_and_retry_after_is_respected() {
     let data_dir = dir.path().join("data");
     let path = dir.path().join("routes.yaml");
     let targets = format!(
-        "  sink:\n    url: \"{sink_url}/hook\"\n    timeout: {}ms\n    concurrency: 16\n    retry: {{ initial_delay: 100ms, max_delay: 400ms, max_attempts: 20 }}\n",
-        TIMEOUT.as_millis()
+        "  sink:\n    url: \"{sink_url}/hook\"\n    timeout: {}ms\n    concurrency: {}\n    retry: {{ initial_delay: 100ms, max_delay: 400ms, max_attempts: 20 }}\n",
+        TIMEOUT.as_millis(),
+        scaled(16, 64)
     );
     std::fs::write(&path, scenario_config(&data_dir, "", &targets)).unwrap();
     let cfg = Arc::new(
@@ -208,7 +209,10 @@ async fn a_flapping_sink_gets_every_event_and_retry_after_is_respected() {
         waits.iter().min(),
         early.is_empty()
     );
-    assert!(!waits.is_empty(), "no 429 was retried: the test exercised nothing");
+    assert!(
+        !waits.is_empty(),
+        "no 429 was retried: the test exercised nothing"
+    );
     assert!(
         early.is_empty(),
         "retried before Retry-After was up: {early:?}"

@@ -104,7 +104,10 @@ async fn hostile_round(addr: &str, cfg: &Config, round: usize) -> Vec<Case> {
     let head = "POST /in HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 10485760\r\n\r\n";
     let (status, _) = raw_exchange(
         addr,
-        &[(head.as_bytes(), Duration::ZERO), (&[b'x'; 1024], Duration::ZERO)],
+        &[
+            (head.as_bytes(), Duration::ZERO),
+            (&[b'x'; 1024], Duration::ZERO),
+        ],
         Duration::from_secs(5),
     )
     .await;
@@ -220,7 +223,10 @@ async fn hostile_input_gets_the_right_answers_and_leaves_other_clients_fast() {
         for c in hostile_round(&router.addr, &cfg, round).await {
             total += 1;
             if c.got != c.expected {
-                wrong.push(format!("{}: expected {}, got {}", c.name, c.expected, c.got));
+                wrong.push(format!(
+                    "{}: expected {}, got {}",
+                    c.name, c.expected, c.got
+                ));
             }
         }
     }
@@ -233,8 +239,12 @@ async fn hostile_input_gets_the_right_answers_and_leaves_other_clients_fast() {
     let client = reqwest::Client::new();
     let replays: Vec<_> = (0..100)
         .map(|_| {
-            let (client, url, body, headers) =
-                (client.clone(), router.url("/in"), body.clone(), headers.clone());
+            let (client, url, body, headers) = (
+                client.clone(),
+                router.url("/in"),
+                body.clone(),
+                headers.clone(),
+            );
             tokio::spawn(async move { post(&client, &url, &body, &headers).await })
         })
         .collect();

@@ -36,10 +36,11 @@ fn presets() -> Vec<(String, Scheme, Option<hookroute::signature::SecretKey>)> {
         .map(|name| {
             let scheme = scheme_from_value(preset(name).unwrap().scheme.clone())
                 .unwrap_or_else(|e| panic!("preset {name} compiles: {e:?}"));
-            let secret = scheme
-                .generate_signing_secret()
-                .ok()
-                .map(|text| scheme.decode_secret(&text).expect("a generated secret decodes"));
+            let secret = scheme.generate_signing_secret().ok().map(|text| {
+                scheme
+                    .decode_secret(&text)
+                    .expect("a generated secret decodes")
+            });
             (name.to_string(), scheme, secret)
         })
         .collect()
@@ -81,7 +82,9 @@ fn presets_without_a_generated_secret_are_only_the_asymmetric_ones() {
                 hookroute::signature::RawAlgorithm::Ed25519,
                 "{name}: no secret could be generated"
             );
-            eprintln!("{name}: ed25519, no signing secret can be generated yet: round trip skipped");
+            eprintln!(
+                "{name}: ed25519, no signing secret can be generated yet: round trip skipped"
+            );
         }
     }
 }
@@ -178,7 +181,10 @@ enum Op {
     /// Accept event `id` (ids repeat: duplicates) for 1 or 2 targets.
     Accept { id: u8, two_targets: bool },
     /// Take the first due job (as the dispatcher leases it) and record an outcome.
-    Attempt { pick: prop::sample::Index, outcome: Outcome },
+    Attempt {
+        pick: prop::sample::Index,
+        outcome: Outcome,
+    },
     /// Put a dead job back in the queue.
     RetryDead { pick: prop::sample::Index },
     /// Drop the store and open it again.
@@ -252,7 +258,10 @@ fn run_queue_model(ops: &[Op]) -> Result<(), TestCaseError> {
                     .map_err(|e| TestCaseError::fail(e.to_string()))?;
                 // Acknowledged now.
                 match outcome {
-                    hookroute::store::AcceptOutcome::Accepted { event_seq, deliveries } => {
+                    hookroute::store::AcceptOutcome::Accepted {
+                        event_seq,
+                        deliveries,
+                    } => {
                         prop_assert!(!acked.contains_key(id), "a duplicate was accepted twice");
                         prop_assert_eq!(deliveries, n);
                         acked.insert(*id, event_seq);
@@ -274,7 +283,9 @@ fn run_queue_model(ops: &[Op]) -> Result<(), TestCaseError> {
                 let transition = match outcome {
                     Outcome::Delivered => JobTransition::Delivered,
                     Outcome::Retry => JobTransition::RetryAt { at_ms: now + 5 },
-                    Outcome::Dead => JobTransition::Dead { reason: "test".into() },
+                    Outcome::Dead => JobTransition::Dead {
+                        reason: "test".into(),
+                    },
                     Outcome::Abandoned => continue,
                 };
                 let attempt = AttemptV1 {
@@ -286,7 +297,11 @@ fn run_queue_model(ops: &[Op]) -> Result<(), TestCaseError> {
                     response_body: vec![],
                 };
                 let recorded = store.record_attempt(job, attempt, transition).unwrap();
-                prop_assert!(matches!(recorded, RecordOutcome::Recorded(_)), "{:?}", recorded);
+                prop_assert!(
+                    matches!(recorded, RecordOutcome::Recorded(_)),
+                    "{:?}",
+                    recorded
+                );
                 let expect = jobs.get_mut(&job.id).expect("a due job the model knows");
                 *expect = match outcome {
                     Outcome::Delivered => Expect::Delivered,
@@ -311,7 +326,12 @@ fn run_queue_model(ops: &[Op]) -> Result<(), TestCaseError> {
         // Invariant: every acknowledged event's jobs exist, in the state the model expects, and
         // a pending one is due (will be attempted), a dead one is dead-lettered.
         let (due, _) = store.due_jobs(far, 4096, &|_| false).unwrap();
-        let dead: Vec<u64> = store.dead_jobs(None, 4096).unwrap().into_iter().map(|(id, _)| id).collect();
+        let dead: Vec<u64> = store
+            .dead_jobs(None, 4096)
+            .unwrap()
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
         for (id, seq) in &acked {
             let found = store.find_event("ep", &format!("evt_{id}")).unwrap();
             prop_assert_eq!(found, Some(*seq), "acknowledged evt_{} vanished", id);
@@ -325,7 +345,14 @@ fn run_queue_model(ops: &[Op]) -> Result<(), TestCaseError> {
                     (JobState::Dead { .. }, Expect::Dead) => dead.contains(&job_id),
                     _ => false,
                 };
-                prop_assert!(ok, "job {} of evt_{}: {:?}, expected {:?}", job_id, id, job.state, expect);
+                prop_assert!(
+                    ok,
+                    "job {} of evt_{}: {:?}, expected {:?}",
+                    job_id,
+                    id,
+                    job.state,
+                    expect
+                );
             }
         }
     }

@@ -75,7 +75,11 @@ mod tests {
         assert_eq!(usage.current(|| Some(10)), 10);
         assert_eq!(usage.current(|| Some(99)), 10, "cached within the interval");
         std::thread::sleep(USAGE_REFRESH + Duration::from_millis(5));
-        assert_eq!(usage.current(|| None), 10, "a failed measure keeps the last");
+        assert_eq!(
+            usage.current(|| None),
+            10,
+            "a failed measure keeps the last"
+        );
         std::thread::sleep(USAGE_REFRESH + Duration::from_millis(5));
         assert_eq!(usage.current(|| Some(42)), 42);
     }

@@ -6,8 +6,9 @@
 //! the last retention window's with it, estimated from the bodies), their ratio, and the
 //! router's RSS. At the end the router is stopped and the store opened to count its logical
 //! size exactly (every key and value of every tree). Pass: nothing acknowledged lost; disk use
-//! under 3x the logical data at the end; RSS flat (the last quarter's peak within 1.25x +
-//! 16 MiB of the first quarter's). The samples are printed as a table.
+//! under 3x the logical data at the end; RSS flat once warm: the first quarter is warm-up
+//! (sled's 64 MiB page cache filling), and the last quarter's peak must stay within 1.1x +
+//! 16 MiB of the second quarter's. The samples are printed as a table.
 
 mod common;
 
@@ -107,7 +108,11 @@ async fn an_hour_of_load_keeps_disk_under_3x_live_data_and_memory_flat() {
         .await;
     let peak = rss_kib(pid).map_or(0, |(_, hwm)| hwm);
     let quarter = (samples.len() / 4).max(1);
-    let first_rss = samples[..quarter].iter().map(|s| s.4).max().unwrap_or(0);
+    let warm_rss = samples[quarter..(2 * quarter).min(samples.len())]
+        .iter()
+        .map(|s| s.4)
+        .max()
+        .unwrap_or(0);
     let last_rss = samples[samples.len() - quarter..]
         .iter()
         .map(|s| s.4)
@@ -133,20 +138,20 @@ async fn an_hour_of_load_keeps_disk_under_3x_live_data_and_memory_flat() {
     };
     let ratio = disk as f64 / logical.max(1) as f64;
     eprintln!(
-        "soak summary: {:?}, retention {:?}, answers {:?}; {report}; final disk {:.1} MiB for {:.1} MiB of logical data in the store ({ratio:.2}x; bodies alone {:.1} MiB); RSS first quarter peak {} KiB, last quarter peak {} KiB, VmHWM {peak} KiB",
+        "soak summary: {:?}, retention {:?}, answers {:?}; {report}; final disk {:.1} MiB for {:.1} MiB of logical data in the store ({ratio:.2}x; bodies alone {:.1} MiB); RSS second quarter peak {} KiB, last quarter peak {} KiB, VmHWM {peak} KiB",
         duration,
         retention,
         tally.statuses,
         disk as f64 / 1048576.0,
         logical as f64 / 1048576.0,
         live as f64 / 1048576.0,
-        first_rss,
+        warm_rss,
         last_rss
     );
     report.assert_nothing_lost();
     assert!(
-        last_rss as f64 <= first_rss as f64 * 1.25 + 16.0 * 1024.0,
-        "memory grows: first quarter peak {first_rss} KiB, last quarter {last_rss} KiB"
+        last_rss as f64 <= warm_rss as f64 * 1.1 + 16.0 * 1024.0,
+        "memory grows: second quarter peak {warm_rss} KiB, last quarter {last_rss} KiB"
     );
     assert!(
         ratio < 3.0,

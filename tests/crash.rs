@@ -69,8 +69,17 @@ async fn sigkill_at_random_moments_loses_no_acknowledged_event() {
             .collect();
         assert!(
             unexpected.is_empty(),
-            "cycle {cycle}: answers other than 2xx: {:?}",
-            tally.statuses
+            "cycle {cycle}: answers other than 2xx: {:?}; router said:\n{}",
+            tally.statuses,
+            router
+                .log
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|l| l.contains("ERROR") || l.contains("WARN"))
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n")
         );
     }
 

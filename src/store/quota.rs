@@ -32,16 +32,30 @@ pub fn free_space(dir: &std::path::Path) -> Option<u64> {
 }
 
 /// A measured size (of the store, or of free space) and when it was measured.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct DiskUsage {
+    /// [`UNKNOWN`] until a measure succeeded.
     bytes: AtomicU64,
     measured_at_ms: AtomicU64,
 }
 
+const UNKNOWN: u64 = u64::MAX;
+
+impl Default for DiskUsage {
+    fn default() -> Self {
+        Self {
+            bytes: AtomicU64::new(UNKNOWN),
+            measured_at_ms: AtomicU64::new(0),
+        }
+    }
+}
+
 impl DiskUsage {
-    /// The size on disk, from the cache if it is fresh, else from `measure` (whose failure
-    /// leaves the cached value in place: an unreadable size does not refuse events).
-    pub fn current(&self, measure: impl FnOnce() -> Option<u64>) -> u64 {
+    /// The size, from the cache if it is fresh, else from `measure` (one caller measures while
+    /// the others use the last value). `None` while no measure has succeeded yet: a size that
+    /// cannot be read does not refuse events. A caller that finds no value yet measures itself,
+    /// so concurrent first requests never see a made-up zero.
+    pub fn current(&self, measure: impl Fn() -> Option<u64>) -> Option<u64> {
         let now = now_ms();
         let at = self.measured_at_ms.load(Ordering::Relaxed);
         if now.saturating_sub(at) >= USAGE_REFRESH.as_millis() as u64
@@ -54,7 +68,14 @@ impl DiskUsage {
                 self.bytes.store(bytes, Ordering::Relaxed);
             }
         }
-        self.bytes.load(Ordering::Relaxed)
+        match self.bytes.load(Ordering::Relaxed) {
+            UNKNOWN => {
+                let bytes = measure()?;
+                self.bytes.store(bytes, Ordering::Relaxed);
+                Some(bytes)
+            }
+            bytes => Some(bytes),
+        }
     }
 }
 
@@ -72,15 +93,43 @@ mod tests {
     #[test]
     fn a_fresh_measure_is_reused_and_a_failed_one_keeps_the_last_value() {
         let usage = DiskUsage::default();
-        assert_eq!(usage.current(|| Some(10)), 10);
-        assert_eq!(usage.current(|| Some(99)), 10, "cached within the interval");
+        assert_eq!(usage.current(|| None), None, "nothing measured yet");
+        assert_eq!(
+            usage.current(|| Some(10)),
+            Some(10),
+            "measured at once when unknown"
+        );
+        assert_eq!(
+            usage.current(|| Some(99)),
+            Some(10),
+            "cached within the interval"
+        );
         std::thread::sleep(USAGE_REFRESH + Duration::from_millis(5));
         assert_eq!(
             usage.current(|| None),
-            10,
+            Some(10),
             "a failed measure keeps the last"
         );
         std::thread::sleep(USAGE_REFRESH + Duration::from_millis(5));
-        assert_eq!(usage.current(|| Some(42)), 42);
+        assert_eq!(usage.current(|| Some(42)), Some(42));
+    }
+
+    /// Regression: the first requests after start-up raced the first measure and read the
+    /// initial zero as "0 bytes free", answering 503 (found by the 50-cycle crash loop).
+    #[test]
+    fn concurrent_first_callers_never_see_a_value_that_was_not_measured() {
+        for _ in 0..200 {
+            let usage = std::sync::Arc::new(DiskUsage::default());
+            let seen: Vec<Option<u64>> = std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..4)
+                    .map(|_| {
+                        let usage = usage.clone();
+                        scope.spawn(move || usage.current(|| Some(7)))
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            assert!(seen.iter().all(|v| *v == Some(7)), "{seen:?}");
+        }
     }
 }

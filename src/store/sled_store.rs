@@ -149,7 +149,9 @@ impl SledStore {
     /// The store's size on disk, as sled counts it (its data file and blobs), cached for
     /// [`super::quota::USAGE_REFRESH`].
     pub fn size_on_disk(&self) -> u64 {
-        self.usage.current(|| self.db.size_on_disk().ok())
+        self.usage
+            .current(|| self.db.size_on_disk().ok())
+            .unwrap_or(0)
     }
 
     pub fn db(&self) -> &sled::Db {
@@ -255,7 +257,10 @@ impl Store for SledStore {
             }
         }
         if limits.min_free_space > 0 {
-            let free = self.free.current(|| free_space(&self.dir));
+            let free = self
+                .free
+                .current(|| free_space(&self.dir))
+                .unwrap_or(u64::MAX);
             if free < limits.min_free_space {
                 return Err(StoreError::LowDiskSpace {
                     free,

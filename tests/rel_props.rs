@@ -52,6 +52,8 @@ fn config() -> ProptestConfig {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(64),
+        // Integration tests have no lib.rs next to them to persist failures beside.
+        failure_persistence: None,
         ..ProptestConfig::default()
     }
 }
@@ -218,8 +220,20 @@ enum Expect {
     Dead,
 }
 
+/// Opens the store, waiting (up to 10 s) while a dropped one's background threads still hold
+/// sled's file lock: sled releases it shortly after the last handle is gone, not at once.
 fn open(dir: &Path) -> SledStore {
-    SledStore::open(dir, Duration::from_secs(3600)).expect("the store opens")
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match SledStore::open(dir, Duration::from_secs(3600)) {
+            Ok(store) => return store,
+            Err(e) if std::time::Instant::now() < deadline => {
+                let _ = e;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => panic!("the store does not open again: {e}"),
+        }
+    }
 }
 
 /// Runs `ops` against a fresh store and checks the invariant after each.

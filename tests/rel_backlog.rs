@@ -241,3 +241,25 @@ fn storage_space_settings_have_defaults_and_precise_errors() {
         "{err}"
     );
 }
+
+/// Reports what the quota's measure costs (no timing is asserted): sled's `size_on_disk`
+/// uncached, and the cached `SledStore::size_on_disk` the accept path calls.
+#[test]
+fn the_cost_of_measuring_the_store_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path(), Duration::from_secs(3600)).unwrap();
+    let n = 2000;
+    let started = Instant::now();
+    let mut total = 0;
+    for _ in 0..n {
+        total += store.db().size_on_disk().unwrap();
+    }
+    let raw = started.elapsed() / n;
+    let started = Instant::now();
+    for _ in 0..n {
+        total += store.size_on_disk();
+    }
+    let cached = started.elapsed() / n;
+    assert!(total > 0);
+    eprintln!("size_on_disk: {raw:?} per call uncached, {cached:?} cached");
+}

@@ -53,6 +53,19 @@ pub struct StorageSettings {
     pub retention: Option<Duration>,
     /// How often the retention pass runs.
     pub prune_interval: Duration,
+    /// Storage quota in bytes (`storage.max_size`); `None`: no limit.
+    pub max_size: Option<u64>,
+    /// Free space kept on the data directory's filesystem (`storage.min_free_space`); 0: off.
+    pub min_free_space: u64,
+}
+
+impl StorageSettings {
+    pub fn space_limits(&self) -> crate::store::quota::SpaceLimits {
+        crate::store::quota::SpaceLimits {
+            max_size: self.max_size,
+            min_free_space: self.min_free_space,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -81,6 +81,12 @@ pub struct RawStorage {
     /// How often the retention pass runs.
     #[serde(default, with = "humantime_serde")]
     pub prune_interval: Option<Duration>,
+    /// Largest the store may grow on disk (bytes, or a size like `512MiB`); past it, new events
+    /// are answered 503 with `Retry-After` instead of filling the disk. Default: no limit.
+    pub max_size: Option<ByteSize>,
+    /// Free space the filesystem of `data_dir` must keep; below it, new events are answered
+    /// 503 with `Retry-After` before the store runs into a full disk. `0` turns the check off.
+    pub min_free_space: Option<ByteSize>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -134,7 +134,8 @@ async fn serve(
         received_at,
         url: url.as_deref(),
     };
-    match ingest(endpoint, ingress.store.as_ref(), inbound).await {
+    let space = config.storage.space_limits();
+    match ingest(endpoint, ingress.store.as_ref(), space, inbound).await {
         Ok(IngestOutcome::Handshake(answer)) => {
             tracing::info!(handshake = %answer.handshake, "answered handshake");
             (response::handshake(&answer), RequestOutcome::Handshake)

@@ -11,6 +11,7 @@ use crate::handshake::{
 };
 use crate::signature::{HeaderSource, SignatureError, SignedRequest, VerifiedSignature};
 use crate::source::ParsedBody;
+use crate::store::quota::SpaceLimits;
 use crate::store::{AcceptOutcome, NewEvent, Store, StoreError};
 use actix_web::http::header::HeaderMap;
 use serde_json::Value;
@@ -94,9 +95,11 @@ impl HeaderSource for HeaderMap {
     }
 }
 
+/// `space` (quota and free-space floor) is checked just before the write.
 pub async fn ingest(
     endpoint: &Endpoint,
     store: &dyn Store,
+    space: SpaceLimits,
     inbound: InboundRequest<'_>,
 ) -> Result<IngestOutcome, IngestError> {
     let mut verified = verify(endpoint, inbound)?;
@@ -119,6 +122,7 @@ pub async fn ingest(
             UnmatchedPolicy::Reject => Err(IngestError::Unmatched(event.event_type)),
         };
     }
+    store.check_space(space)?;
     let outcome = store.accept(event.to_new_event(endpoint, &targets))?;
     // A duplicate waits too: its answer promises the first copy is on disk.
     store.durable().await?;

@@ -391,6 +391,14 @@ impl Scheme {
             || matches!(&self.timestamp, Some(TimestampRule { source: TimestampSource::Field(f), .. }) if query(f))
     }
 
+    /// Whether every byte of the body is covered: `{body}` is signed, or its digest is. False
+    /// for schemes that sign fields (Mailgun, Adyen, Twilio's form parameters) or a token.
+    pub fn signs_raw_body(&self) -> bool {
+        self.algorithm != RawAlgorithm::TokenEquals
+            && self.for_each.is_none()
+            && (self.payload.signs_raw_body() || self.body_digest.is_some())
+    }
+
     /// Whether the signature, a signed value or the items are read from a JSON body.
     pub fn reads_json_body(&self) -> bool {
         self.for_each.is_some()

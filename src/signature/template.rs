@@ -141,6 +141,11 @@ impl PayloadTemplate {
         self.segments.contains(&Segment::Url)
     }
 
+    /// Whether the raw body bytes themselves are signed (`{body}`; not form fields).
+    pub(crate) fn signs_raw_body(&self) -> bool {
+        self.segments.contains(&Segment::Body)
+    }
+
     pub(crate) fn uses_body(&self) -> bool {
         self.segments
             .iter()

@@ -6,6 +6,7 @@
 
 pub mod group_commit;
 mod queue;
+pub mod quota;
 pub mod records;
 pub mod retention;
 mod sled_store;
@@ -24,6 +25,12 @@ pub enum StoreError {
     /// The write (or making it durable) failed: the caller must not acknowledge.
     #[error("storage failure: {0}")]
     Storage(String),
+    /// The data directory's filesystem has less free space than `storage.min_free_space`.
+    #[error("{free} bytes free on the data directory's filesystem, under the floor of {min_free}")]
+    LowDiskSpace { free: u64, min_free: u64 },
+    /// The store has reached `storage.max_size`: new events are refused until it shrinks.
+    #[error("the store uses {used} bytes on disk, at or over its quota of {limit}")]
+    QuotaReached { used: u64, limit: u64 },
     /// A record could not be decoded.
     #[error("corrupt record: {0}")]
     Corrupt(String),
@@ -61,4 +68,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Resolves once every write made before the call is durable on disk.
     fn durable(&self) -> BoxFuture<'static, Result<(), StoreError>>;
+
+    /// Refuses with [`StoreError::QuotaReached`] once the store's size on disk is at or over
+    /// the quota, and with [`StoreError::LowDiskSpace`] when its filesystem has less free space
+    /// than the floor. The default (a store with no disk) never refuses.
+    fn check_space(&self, limits: quota::SpaceLimits) -> Result<(), StoreError> {
+        let _ = limits;
+        Ok(())
+    }
 }

@@ -4,6 +4,7 @@
 //! id+attempt no -> attempt), `dead` (job id -> empty, the dead-letter list). Durability comes from the group-commit thread, never from sled alone.
 
 use super::group_commit::{CommitStats, GroupCommit};
+use super::quota::{free_space, DiskUsage, SpaceLimits};
 use super::records::*;
 use super::{AcceptOutcome, NewEvent, Store, StoreError};
 use futures_util::future::BoxFuture;
@@ -13,6 +14,9 @@ use sled::Transactional;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// Longest wait for the group commit before an event is answered 503.
+pub const COMMIT_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct SledStore {
     db: sled::Db,
@@ -30,6 +34,9 @@ pub struct SledStore {
     pub job_counts: crate::metrics::JobCounts,
     dedup_ttl_ms: u64,
     commit: GroupCommit,
+    usage: DiskUsage,
+    free: DiskUsage,
+    dir: std::path::PathBuf,
 }
 
 impl SledStore {
@@ -61,6 +68,9 @@ impl SledStore {
             db,
             dedup_ttl_ms: dedup_ttl.as_millis() as u64,
             commit,
+            usage: DiskUsage::default(),
+            free: DiskUsage::default(),
+            dir: dir.to_path_buf(),
         };
         store.seed_job_counts()?;
         Ok(store)
@@ -161,6 +171,14 @@ impl SledStore {
         Ok(removed)
     }
 
+    /// The store's size on disk, as sled counts it (its data file and blobs), cached for
+    /// [`super::quota::USAGE_REFRESH`].
+    pub fn size_on_disk(&self) -> u64 {
+        self.usage
+            .current(|| self.db.size_on_disk().ok())
+            .unwrap_or(0)
+    }
+
     pub fn db(&self) -> &sled::Db {
         &self.db
     }
@@ -242,13 +260,42 @@ impl Store for SledStore {
         Ok(outcome)
     }
 
+    /// Gives up after [`COMMIT_TIMEOUT`]: a flush that never returns (sled after ENOSPC) must
+    /// end in a 503, not in a request that hangs.
     fn durable(&self) -> BoxFuture<'static, Result<(), StoreError>> {
         let wait = self.commit.wait();
         async move {
-            wait.await.unwrap_or_else(|_| {
-                Err(StoreError::Storage("the commit thread has stopped".into()))
-            })
+            match tokio::time::timeout(COMMIT_TIMEOUT, wait).await {
+                Ok(answer) => answer.unwrap_or_else(|_| {
+                    Err(StoreError::Storage("the commit thread has stopped".into()))
+                }),
+                Err(_) => Err(StoreError::Storage(format!(
+                    "the write was not made durable within {COMMIT_TIMEOUT:?}"
+                ))),
+            }
         }
         .boxed()
+    }
+
+    fn check_space(&self, limits: SpaceLimits) -> Result<(), StoreError> {
+        if let Some(limit) = limits.max_size {
+            let used = self.size_on_disk();
+            if used >= limit {
+                return Err(StoreError::QuotaReached { used, limit });
+            }
+        }
+        if limits.min_free_space > 0 {
+            let free = self
+                .free
+                .current(|| free_space(&self.dir))
+                .unwrap_or(u64::MAX);
+            if free < limits.min_free_space {
+                return Err(StoreError::LowDiskSpace {
+                    free,
+                    min_free: limits.min_free_space,
+                });
+            }
+        }
+        Ok(())
     }
 }

@@ -145,45 +145,7 @@ pub struct RouterProcess {
 impl RouterProcess {
     /// Starts `hookroute serve` and waits until it says where it listens.
     pub fn start(config: &Path, envs: &[(&str, &str)]) -> Self {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hookroute"));
-        cmd.arg("serve")
-            .arg("--config")
-            .arg(config)
-            .env_remove("HOOKROUTE_LOG")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        for (k, v) in envs {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("binary starts");
-        let stderr = child.stderr.take().unwrap();
-        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(addr) = line.split("listening on http://").nth(1) {
-                    let addr = addr.split_whitespace().next().unwrap_or_default();
-                    let _ = tx.send(addr.to_string());
-                }
-                sink.lock().unwrap().push(line);
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let addr = loop {
-            if let Ok(addr) = rx.recv_timeout(Duration::from_millis(50)) {
-                break addr;
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("hookroute exited with {status}: {:?}", log.lock().unwrap());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "hookroute did not start: {:?}",
-                log.lock().unwrap()
-            );
-        };
-        Self { child, addr, log }
+        Self::spawn(Self::serve_command(None, config, envs))
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -647,3 +609,68 @@ impl Scrape {
             .unwrap_or_else(|| panic!("no series {name}{labels:?} in:\n{}", self.0))
     }
 }
+
+impl RouterProcess {
+    /// `hookroute serve --config CONFIG` with `envs`, stderr piped; run under `wrapper` (a
+    /// program and its arguments, e.g. strace) when given.
+    pub fn serve_command(
+        wrapper: Option<&[&str]>,
+        config: &Path,
+        envs: &[(&str, &str)],
+    ) -> Command {
+        let mut cmd = match wrapper {
+            Some([program, args @ ..]) => {
+                let mut cmd = Command::new(program);
+                cmd.args(args).arg(env!("CARGO_BIN_EXE_hookroute"));
+                cmd
+            }
+            _ => Command::new(env!("CARGO_BIN_EXE_hookroute")),
+        };
+        cmd.arg("serve")
+            .arg("--config")
+            .arg(config)
+            .env_remove("HOOKROUTE_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Spawns `cmd` (see [`RouterProcess::serve_command`]) and waits until the router says
+    /// where it listens.
+    pub fn spawn(mut cmd: Command) -> Self {
+        let mut child = cmd.spawn().expect("binary starts");
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(addr) = line.split("listening on http://").nth(1) {
+                    let addr = addr.split_whitespace().next().unwrap_or_default();
+                    let _ = tx.send(addr.to_string());
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let addr = loop {
+            if let Ok(addr) = rx.recv_timeout(Duration::from_millis(50)) {
+                break addr;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("hookroute exited with {status}: {:?}", log.lock().unwrap());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "hookroute did not start: {:?}",
+                log.lock().unwrap()
+            );
+        };
+        Self { child, addr, log }
+    }
+}
+
+pub mod checker;

@@ -12,6 +12,12 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9090";
 pub const DEFAULT_MAX_BODY: usize = 1 << 20;
 pub const DEFAULT_DEDUP_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Free space kept on the data directory's filesystem unless `storage.min_free_space` says
+/// otherwise: sled 0.34 does not fail cleanly on a full disk (its writers block forever), so
+/// the router stops accepting well before.
+pub const DEFAULT_MIN_FREE_SPACE: u64 = 64 << 20;
+/// Smallest `storage.max_size` accepted.
+pub const MIN_STORAGE_QUOTA: u64 = 1 << 20;
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 pub const DEFAULT_PRUNE_INTERVAL: Duration = Duration::from_secs(60);
@@ -75,6 +81,19 @@ pub fn storage(raw: RawStorage, base_dir: &Path, sink: &mut ErrorSink) -> Storag
         }
         Some(d) => d,
     };
+    let max_size = match raw.max_size {
+        Some(b) if b.0 < MIN_STORAGE_QUOTA => {
+            sink.push(
+                "storage.max_size",
+                format!(
+                    "must be at least {MIN_STORAGE_QUOTA} bytes (1MiB): an empty store already takes some space, got {}",
+                    b.0
+                ),
+            );
+            None
+        }
+        other => other.map(|b| b.0),
+    };
     StorageSettings {
         data_dir: if data_dir.is_absolute() || base_dir == Path::new(".") {
             data_dir
@@ -84,6 +103,8 @@ pub fn storage(raw: RawStorage, base_dir: &Path, sink: &mut ErrorSink) -> Storag
         dedup_ttl: raw.dedup_ttl.unwrap_or(DEFAULT_DEDUP_TTL),
         retention: retention(raw.retention.as_deref(), sink),
         prune_interval,
+        max_size,
+        min_free_space: raw.min_free_space.map_or(DEFAULT_MIN_FREE_SPACE, |b| b.0),
     }
 }
 

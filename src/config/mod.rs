@@ -53,6 +53,8 @@ pub struct StorageSettings {
     pub retention: Option<Duration>,
     /// How often the retention pass runs.
     pub prune_interval: Duration,
+    /// The store's page cache in bytes (restart-only).
+    pub cache_size: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -81,6 +81,8 @@ pub struct RawStorage {
     /// How often the retention pass runs.
     #[serde(default, with = "humantime_serde")]
     pub prune_interval: Option<Duration>,
+    /// The store's page cache (sled's `cache_capacity`): bytes, or a size like `32MiB`.
+    pub cache_size: Option<ByteSize>,
 }
 
 #[derive(Debug, Default, Deserialize)]

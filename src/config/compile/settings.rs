@@ -15,6 +15,7 @@ pub const DEFAULT_DEDUP_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 pub const DEFAULT_PRUNE_INTERVAL: Duration = Duration::from_secs(60);
+pub use crate::store::DEFAULT_CACHE_SIZE;
 
 impl Default for ServerSettings {
     fn default() -> Self {
@@ -75,7 +76,16 @@ pub fn storage(raw: RawStorage, base_dir: &Path, sink: &mut ErrorSink) -> Storag
         }
         Some(d) => d,
     };
+    let cache_size = match raw.cache_size {
+        None => DEFAULT_CACHE_SIZE,
+        Some(b) if b.0 == 0 => {
+            sink.push("storage.cache_size", "must be greater than 0");
+            DEFAULT_CACHE_SIZE
+        }
+        Some(b) => b.0,
+    };
     StorageSettings {
+        cache_size,
         data_dir: if data_dir.is_absolute() || base_dir == Path::new(".") {
             data_dir
         } else {

@@ -132,8 +132,7 @@ impl IngestWriter {
         event: PreparedAccept,
     ) -> oneshot::Receiver<Result<AcceptOutcome, StoreError>> {
         let (tx, rx) = oneshot::channel();
-        if let Err(mpsc::SendError(Request::Accept(_, tx))) = self.send(Request::Accept(event, tx))
-        {
+        if let Some(Request::Accept(_, tx)) = self.send(Request::Accept(event, tx)) {
             let _ = tx.send(Err(stopped()));
         }
         rx
@@ -142,16 +141,17 @@ impl IngestWriter {
     /// Resolves once everything written before this call is on disk.
     pub fn sync(&self) -> oneshot::Receiver<Result<(), StoreError>> {
         let (tx, rx) = oneshot::channel();
-        if let Err(mpsc::SendError(Request::Sync(tx))) = self.send(Request::Sync(tx)) {
+        if let Some(Request::Sync(tx)) = self.send(Request::Sync(tx)) {
             let _ = tx.send(Err(stopped()));
         }
         rx
     }
 
-    fn send(&self, request: Request) -> Result<(), mpsc::SendError<Request>> {
+    /// Queues `request`; gives it back if the writer has stopped.
+    fn send(&self, request: Request) -> Option<Request> {
         match &self.queue {
-            Some(queue) => queue.send(request),
-            None => Err(mpsc::SendError(request)),
+            Some(queue) => queue.send(request).err().map(|mpsc::SendError(r)| r),
+            None => Some(request),
         }
     }
 }

@@ -5,7 +5,7 @@
 # posts BENCH_BACKLOG (100000) unique signed 1 KiB events with wrk (64 connections, server on
 # core 0, wrk on core 1), checks the backlog through the admin API, and reads VmRSS and VmHWM
 # (peak) again.
-# Usage: bench/backlog_rss.sh
+# Usage: bench/backlog_rss.sh   (BENCH_CACHE_SIZE=64MiB sets storage.cache_size; default: the built-in default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target_backlog=${BENCH_BACKLOG:-100000}
@@ -18,7 +18,7 @@ secret=whsec_bench_secret
 python3 bench/gen_requests.py "$target_backlog" "$secret" "$work/reqs.tsv"
 cat > "$work/routes.yaml" <<YAML
 server: { listen: "127.0.0.1:18080", workers: 1 }
-storage: { data_dir: "$work/data" }
+storage: { data_dir: "$work/data"${BENCH_CACHE_SIZE:+, cache_size: $BENCH_CACHE_SIZE} }
 admin: { listen: "127.0.0.1:18091" }
 targets:
   sink: { url: "http://127.0.0.1:18090/hook", timeout: 1h, concurrency: 1 }

@@ -26,6 +26,7 @@
 #   BENCH_POOL=250000       pre-signed requests (wrk wraps around after that: duplicates)
 #   BENCH_SERVER_CORE=0 BENCH_LOAD_CORE=1
 #   BENCH_HOOKROUTE=path    another hookroute binary for the ingest and e2e rows (A/B of a change)
+#   BENCH_CACHE_SIZE=64MiB  storage.cache_size of the hookroute rows (default: the built-in one)
 # Raw wrk outputs and the table go to bench/results/<UTC time>/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -73,7 +74,7 @@ wait_http() { # url: until it answers at all (any status)
 hookroute_config() { # dir target_timeout
   cat > "$1/routes.yaml" <<YAML
 server: { listen: "127.0.0.1:$port", workers: 1 }
-storage: { data_dir: "$1/data" }
+storage: { data_dir: "$1/data"${BENCH_CACHE_SIZE:+, cache_size: $BENCH_CACHE_SIZE} }
 admin: { listen: "127.0.0.1:$admin_port" }
 targets:
   sink:

@@ -1,9 +1,10 @@
 //! Criterion: the store's `accept` (one sled transaction over six trees: dedup marker, event,
 //! body, job, due entry, event -> job index) for a 1 KiB event with one target, on a fresh sled
-//! store in a temp dir; without and with the durable wait (group commit: sled flush +
-//! fdatasync). Every iteration stores a new event id, as under real load.
-//! With one caller the durable wait is one fsync per event (no batching): the lower bound of
-//! what the group commit shares between concurrent requests.
+//! store in a temp dir; without the durable wait (`SledStore::accept`, its own transaction) and
+//! with it (`Store::accept_durable`: the ingest writer's transaction, sled flush + fdatasync).
+//! Every iteration stores a new event id, as under real load. With one caller the durable wait
+//! is one fsync per event (no batching): the lower bound of what the ingest writer shares between
+//! concurrent requests.
 //!
 //! Run: `cargo bench --bench store`
 
@@ -32,19 +33,19 @@ fn accept(c: &mut Criterion) {
             b.iter(|| {
                 n += 1;
                 let id = format!("evt_{n}");
-                store
-                    .accept(NewEvent {
-                        endpoint: "stripe",
-                        event_id: &id,
-                        event_type: Some("payment_intent.succeeded"),
-                        received_at_ms: 1_700_000_000_000,
-                        headers: headers.clone(),
-                        body: &body,
-                        targets: &targets,
-                    })
-                    .unwrap();
+                let event = NewEvent {
+                    endpoint: "stripe",
+                    event_id: &id,
+                    event_type: Some("payment_intent.succeeded"),
+                    received_at_ms: 1_700_000_000_000,
+                    headers: headers.clone(),
+                    body: &body,
+                    targets: &targets,
+                };
                 if durable {
-                    runtime.block_on(store.durable()).unwrap();
+                    runtime.block_on(store.accept_durable(event)).unwrap();
+                } else {
+                    store.accept(event).unwrap();
                 }
             })
         });

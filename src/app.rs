@@ -55,9 +55,14 @@ impl Application {
             tracing::warn!("config: {w}");
         }
         let store = Arc::new(
-            SledStore::open(&config.storage.data_dir, config.storage.dedup_ttl).with_context(
-                || format!("opening the store in {}", config.storage.data_dir.display()),
-            )?,
+            SledStore::open_with_cache(
+                &config.storage.data_dir,
+                config.storage.dedup_ttl,
+                config.storage.cache_size,
+            )
+            .with_context(|| {
+                format!("opening the store in {}", config.storage.data_dir.display())
+            })?,
         );
         let listener = TcpListener::bind(config.server.listen)
             .with_context(|| format!("binding {}", config.server.listen))?;

@@ -60,6 +60,7 @@ fn run_sh_config(dir: &std::path::Path) -> String {
     let start = script.find("<<YAML\n").expect("run.sh writes a config") + "<<YAML\n".len();
     let end = start + script[start..].find("\nYAML\n").unwrap();
     script[start..end]
+        .replace("${BENCH_CACHE_SIZE:+, cache_size: $BENCH_CACHE_SIZE}", "")
         .replace("$admin_port", "18091")
         .replace("$sink_port", "18090")
         .replace("$port", "18080")

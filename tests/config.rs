@@ -145,3 +145,21 @@ fn serve_refuses_to_start_on_a_bad_config_with_exit_64() {
     assert_eq!(out.status.code(), Some(64));
     assert!(String::from_utf8_lossy(&out.stderr).contains("HOOKROUTE_TEST_UNSET_SECRET"));
 }
+
+#[test]
+fn storage_cache_size_takes_a_size_defaults_to_32mib_and_refuses_zero() {
+    let routes = example_endpoints_and_targets();
+    let load = |storage: &str| {
+        config::load_str(
+            &format!("admin: {{listen: 'off'}}\n{storage}{routes}"),
+            std::path::Path::new("."),
+            &dev_env(),
+        )
+    };
+    assert_eq!(load("").unwrap().storage.cache_size, 32 << 20);
+    let set = load("storage: {cache_size: 16MiB}\n").unwrap();
+    assert_eq!(set.storage.cache_size, 16 << 20);
+    let errors = load("storage: {cache_size: 0}\n").unwrap_err();
+    assert_eq!(errors[0].path, "storage.cache_size", "{errors:?}");
+    assert!(errors[0].message.contains("greater than 0"), "{errors:?}");
+}

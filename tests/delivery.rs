@@ -10,7 +10,7 @@ use common::*;
 use hmac::{KeyInit, Mac};
 use hookroute::config::MapEnvironment;
 use hookroute::delivery::{attempt::http_client, Dispatcher};
-use hookroute::store::{JobDetail, JobState, NewEvent, QueueError, SledStore, Store};
+use hookroute::store::{JobDetail, JobState, NewEvent, QueueError, SledStore};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 

@@ -457,7 +457,7 @@ fn retention_accepts_off_and_rejects_zero_and_nonsense_with_its_place() {
 /// Fills `dir/data` with `n` accepted events for target `later`, due tomorrow (so the
 /// dispatcher leaves them alone), straight through the store.
 fn fill_backlog(dir: &std::path::Path, n: usize) {
-    use hookroute::store::{NewEvent, SledStore, Store};
+    use hookroute::store::{NewEvent, SledStore};
     let store = SledStore::open(&dir.join("data"), Duration::from_secs(3600)).unwrap();
     let tomorrow = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -531,19 +531,18 @@ async fn scrape_cost_with_a_large_backlog() {
 struct FullDisk;
 
 impl hookroute::store::Store for FullDisk {
-    fn accept(
+    fn accept_durable(
         &self,
         _: hookroute::store::NewEvent<'_>,
-    ) -> Result<hookroute::store::AcceptOutcome, hookroute::store::StoreError> {
-        Err(hookroute::store::StoreError::Storage(
-            "No space left on device (os error 28)".into(),
-        ))
-    }
-
-    fn durable(
-        &self,
-    ) -> futures_util::future::BoxFuture<'static, Result<(), hookroute::store::StoreError>> {
-        Box::pin(async { Ok(()) })
+    ) -> futures_util::future::BoxFuture<
+        'static,
+        Result<hookroute::store::AcceptOutcome, hookroute::store::StoreError>,
+    > {
+        Box::pin(async {
+            Err(hookroute::store::StoreError::Storage(
+                "No space left on device (os error 28)".into(),
+            ))
+        })
     }
 }
 

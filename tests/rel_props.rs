@@ -18,7 +18,7 @@ use hookroute::signature::{
     preset, preset_names, scheme_from_value, HeaderList, Scheme, SignInput, SignedRequest,
 };
 use hookroute::store::{
-    AttemptV1, DueJob, JobState, JobTransition, NewEvent, RecordOutcome, ScanPick, SledStore, Store,
+    AttemptV1, DueJob, JobState, JobTransition, NewEvent, RecordOutcome, ScanPick, SledStore,
 };
 use proptest::prelude::*;
 use std::collections::{BTreeMap, HashMap};

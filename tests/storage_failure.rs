@@ -14,31 +14,23 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::sync::Arc;
 
-/// Fails where it is told to: the transaction, or the fsync after it.
+/// Fails where it is told to: the transaction, or the fsync after it (both reach the pipeline
+/// as the error of `accept_durable`; the message is what the sled store would say).
 struct BrokenStore {
     fail_accept: bool,
 }
 
 impl Store for BrokenStore {
-    fn accept(&self, _: NewEvent<'_>) -> Result<AcceptOutcome, StoreError> {
-        if self.fail_accept {
-            return Err(StoreError::Storage(
-                "No space left on device (os error 28)".into(),
-            ));
-        }
-        Ok(AcceptOutcome::Accepted {
-            event_seq: 1,
-            deliveries: 1,
-        })
-    }
-
-    fn durable(&self) -> BoxFuture<'static, Result<(), StoreError>> {
-        async {
-            Err(StoreError::Storage(
-                "fdatasync: Input/output error (os error 5)".into(),
-            ))
-        }
-        .boxed()
+    fn accept_durable(
+        &self,
+        _: NewEvent<'_>,
+    ) -> BoxFuture<'static, Result<AcceptOutcome, StoreError>> {
+        let cause = if self.fail_accept {
+            "No space left on device (os error 28)"
+        } else {
+            "fdatasync: Input/output error (os error 5)"
+        };
+        async move { Err(StoreError::Storage(cause.into())) }.boxed()
     }
 }
 

@@ -53,6 +53,8 @@ pub struct StorageSettings {
     pub retention: Option<Duration>,
     /// How often the retention pass runs.
     pub prune_interval: Duration,
+    /// The store's page cache in bytes (restart-only).
+    pub cache_size: u64,
     /// Storage quota in bytes (`storage.max_size`); `None`: no limit.
     pub max_size: Option<u64>,
     /// Free space kept on the data directory's filesystem (`storage.min_free_space`); 0: off.

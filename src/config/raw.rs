@@ -87,6 +87,8 @@ pub struct RawStorage {
     /// Free space the filesystem of `data_dir` must keep; below it, new events are answered
     /// 503 with `Retry-After` before the store runs into a full disk. `0` turns the check off.
     pub min_free_space: Option<ByteSize>,
+    /// The store's page cache (sled's `cache_capacity`): bytes, or a size like `32MiB`.
+    pub cache_size: Option<ByteSize>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -1,8 +1,9 @@
 //! The ingest pipeline, as plain async code with no HTTP in it: verify the signature over the raw
 //! bytes -> answer the endpoint's provider handshake if the request is one (never stored) ->
 //! parse and extract the event id and type -> route through the rules -> store the event and its
-//! delivery jobs in one transaction -> wait until that is durable. Each stage hands the next a
-//! new type, so an unverified request cannot reach the store or be answered as a handshake.
+//! delivery jobs in one transaction and wait until that is durable (`Store::accept_durable`).
+//! Each stage hands the next a new type, so an unverified request cannot reach the store or be
+//! answered as a handshake.
 
 use crate::config::raw::UnmatchedPolicy;
 use crate::endpoint::Endpoint;
@@ -122,10 +123,13 @@ pub async fn ingest(
             UnmatchedPolicy::Reject => Err(IngestError::Unmatched(event.event_type)),
         };
     }
+    // Refused before anything is written when the store is over its quota or the disk is
+    // nearly full (503 + Retry-After).
     store.check_space(space)?;
-    let outcome = store.accept(event.to_new_event(endpoint, &targets))?;
     // A duplicate waits too: its answer promises the first copy is on disk.
-    store.durable().await?;
+    let outcome = store
+        .accept_durable(event.to_new_event(endpoint, &targets))
+        .await?;
     Ok(match outcome {
         AcceptOutcome::Accepted { deliveries, .. } => IngestOutcome::Accepted {
             event_id: event.id,

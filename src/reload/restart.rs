@@ -39,6 +39,11 @@ pub fn restart_settings(running: &Config, wanted: &Config) -> Vec<RestartSetting
         humantime::format_duration(wanted.storage.dedup_ttl).to_string(),
     );
     check(
+        "storage.cache_size",
+        running.storage.cache_size.to_string(),
+        wanted.storage.cache_size.to_string(),
+    );
+    check(
         "admin.listen",
         listen(running.admin.listen),
         listen(wanted.admin.listen),
@@ -52,6 +57,7 @@ pub fn keep_running(new: &mut Config, running: &Config) {
     new.server.workers = running.server.workers;
     new.storage.data_dir = running.storage.data_dir.clone();
     new.storage.dedup_ttl = running.storage.dedup_ttl;
+    new.storage.cache_size = running.storage.cache_size;
     new.admin.listen = running.admin.listen;
 }
 

@@ -1,10 +1,12 @@
-//! The durable store behind acknowledgements. `accept` writes, in one transaction, the dedup
-//! marker `(endpoint, event id)`, the event and one delivery job per matched target; `durable`
-//! resolves once that write is on disk. Kept behind the [`Store`] trait so another engine can sit
+//! The durable store behind acknowledgements. `accept_durable` writes, in one transaction, the
+//! dedup marker `(endpoint, event id)`, the event and one delivery job per matched target, and
+//! resolves once that write is on disk (the sled store batches many requests into one
+//! transaction and one fsync: `ingest_writer`). Kept behind the [`Store`] trait so another engine can sit
 //! behind it later, and so tests can make storage fail on purpose. The delivery queue on the same
 //! trees (jobs due, attempt records, dead letters) is in `queue`.
 
-pub mod group_commit;
+mod accept_batch;
+pub mod ingest_writer;
 mod queue;
 pub mod quota;
 pub mod records;
@@ -15,7 +17,7 @@ pub use queue::{
     DueJob, EventDetail, JobDetail, JobTransition, QueueError, RecordOutcome, ScanPick,
 };
 pub use records::{AttemptV1, EventV1, JobState, JobV1, StoredAttempt, StoredEvent, StoredJob};
-pub use sled_store::SledStore;
+pub use sled_store::{SledStore, DEFAULT_CACHE_SIZE};
 
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
@@ -63,11 +65,13 @@ pub enum AcceptOutcome {
 }
 
 pub trait Store: Send + Sync + 'static {
-    /// Dedup check, event and jobs in one transaction. Not yet durable.
-    fn accept(&self, event: NewEvent<'_>) -> Result<AcceptOutcome, StoreError>;
-
-    /// Resolves once every write made before the call is durable on disk.
-    fn durable(&self) -> BoxFuture<'static, Result<(), StoreError>>;
+    /// Dedup check, event and jobs in one transaction; resolves with the outcome once that is
+    /// durable on disk. A duplicate resolves once the batch it was checked in is durable too
+    /// (its 200 promises the first copy is on disk). An error means: do not acknowledge.
+    fn accept_durable(
+        &self,
+        event: NewEvent<'_>,
+    ) -> BoxFuture<'static, Result<AcceptOutcome, StoreError>>;
 
     /// Refuses with [`StoreError::QuotaReached`] once the store's size on disk is at or over
     /// the quota, and with [`StoreError::LowDiskSpace`] when its filesystem has less free space

@@ -163,7 +163,7 @@ impl SledStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{AttemptV1, JobTransition, NewEvent, ScanPick, Store};
+    use crate::store::{AttemptV1, JobTransition, NewEvent, ScanPick};
     use std::sync::Arc;
 
     fn store() -> (tempfile::TempDir, SledStore) {

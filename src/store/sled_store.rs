@@ -1,22 +1,28 @@
 //! The sled implementation of [`Store`]. Trees: `events` (seq -> event), `bodies` (seq+chunk ->
 //! bytes), `dedup` (endpoint\0id -> seq+time), `jobs` (job id -> job), `due` (time+job id, the
 //! dispatcher's queue), `event_jobs` (seq+job id -> empty: an event's jobs), `attempts` (job
-//! id+attempt no -> attempt), `dead` (job id -> empty, the dead-letter list). Durability comes from the group-commit thread, never from sled alone.
+//! id+attempt no -> attempt), `dead` (job id -> empty, the dead-letter list). Every accept of the
+//! ingress goes through the ingest writer (`ingest_writer`: batched transactions, one fsync per
+//! batch); durability comes from that thread, never from sled alone.
 
-use super::group_commit::{CommitStats, GroupCommit};
+use super::accept_batch::{no_fault, write_batch, IngestTrees, PreparedAccept};
+use super::ingest_writer::{stopped, CommitStats, IngestWriter, WriterParts};
 use super::quota::{free_space, DiskUsage, SpaceLimits};
 use super::records::*;
 use super::{AcceptOutcome, NewEvent, Store, StoreError};
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
-use sled::Transactional;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Longest wait for the group commit before an event is answered 503.
 pub const COMMIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// sled's page cache unless `storage.cache_size` says otherwise: measured with
+/// `bench/backlog_rss.sh` and `bench/run.sh` (BENCHMARKS.md), it keeps RSS with a 100k-event
+/// backlog under 150 MiB.
+pub const DEFAULT_CACHE_SIZE: u64 = 32 << 20;
 
 pub struct SledStore {
     db: sled::Db,
@@ -31,43 +37,71 @@ pub struct SledStore {
     /// Notified after each accepted event (and each requeue), so the dispatcher wakes at once.
     pub(crate) wake: Arc<tokio::sync::Notify>,
     /// Pending and dead jobs per target, for the metrics (seeded at open, moved by each change).
-    pub job_counts: crate::metrics::JobCounts,
+    pub job_counts: Arc<crate::metrics::JobCounts>,
     dedup_ttl_ms: u64,
-    commit: GroupCommit,
+    writer: IngestWriter,
     usage: DiskUsage,
     free: DiskUsage,
     dir: std::path::PathBuf,
 }
 
 impl SledStore {
-    /// Opens (or creates) the store in `dir`. Fails if another process holds it.
+    /// Opens (or creates) the store in `dir` with the default cache. Fails if another process
+    /// holds it.
     pub fn open(dir: &Path, dedup_ttl: Duration) -> Result<Self, StoreError> {
+        Self::open_with_cache(dir, dedup_ttl, DEFAULT_CACHE_SIZE)
+    }
+
+    /// Opens (or creates) the store in `dir`, with sled's page cache at `cache_size` bytes.
+    pub fn open_with_cache(
+        dir: &Path,
+        dedup_ttl: Duration,
+        cache_size: u64,
+    ) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::Storage(format!("cannot create {}: {e}", dir.display())))?;
         let db = sled::Config::new()
             .path(dir)
             .mode(sled::Mode::HighThroughput)
-            .cache_capacity(64 << 20)
+            .cache_capacity(cache_size)
             .open()
             .map_err(|e| {
                 StoreError::Storage(format!("cannot open the store in {}: {e}", dir.display()))
             })?;
-        let commit = GroupCommit::start(db.clone(), &dir.join("db"))
-            .map_err(|e| StoreError::Storage(format!("cannot open sled's log file: {e}")))?;
-        let store = Self {
+        let trees = IngestTrees {
             events: db.open_tree("events")?,
             bodies: db.open_tree("bodies")?,
             dedup: db.open_tree("dedup")?,
             jobs: db.open_tree("jobs")?,
             due: db.open_tree("due")?,
             event_jobs: db.open_tree("event_jobs")?,
+        };
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let job_counts = Arc::new(crate::metrics::JobCounts::default());
+        let dedup_ttl_ms = dedup_ttl.as_millis() as u64;
+        let parts = WriterParts {
+            db: db.clone(),
+            trees: trees.clone(),
+            dedup_ttl_ms,
+            job_counts: job_counts.clone(),
+            wake: wake.clone(),
+        };
+        let writer = IngestWriter::start(parts, &dir.join("db"))
+            .map_err(|e| StoreError::Storage(format!("cannot open sled's log file: {e}")))?;
+        let store = Self {
+            events: trees.events,
+            bodies: trees.bodies,
+            dedup: trees.dedup,
+            jobs: trees.jobs,
+            due: trees.due,
+            event_jobs: trees.event_jobs,
             attempts: db.open_tree("attempts")?,
             dead: db.open_tree("dead")?,
-            wake: Arc::new(tokio::sync::Notify::new()),
-            job_counts: Default::default(),
+            wake,
+            job_counts,
             db,
-            dedup_ttl_ms: dedup_ttl.as_millis() as u64,
-            commit,
+            dedup_ttl_ms,
+            writer,
             usage: DiskUsage::default(),
             free: DiskUsage::default(),
             dir: dir.to_path_buf(),
@@ -93,11 +127,11 @@ impl SledStore {
 
     /// Gives the group-commit thread the application's metrics (batch sizes).
     pub fn attach_metrics(&self, metrics: Arc<crate::metrics::Metrics>) {
-        let _ = self.commit.stats.metrics.set(metrics);
+        let _ = self.writer.stats.metrics.set(metrics);
     }
 
     pub fn commit_stats(&self) -> Arc<CommitStats> {
-        self.commit.stats.clone()
+        self.writer.stats.clone()
     }
 
     pub fn event(&self, seq: u64) -> Result<Option<EventV1>, StoreError> {
@@ -184,75 +218,21 @@ impl SledStore {
     }
 }
 
-impl Store for SledStore {
-    fn accept(&self, ev: NewEvent<'_>) -> Result<AcceptOutcome, StoreError> {
-        let seq = self.db.generate_id()?;
-        let job_ids = ev
-            .targets
-            .iter()
-            .map(|_| self.db.generate_id())
-            .collect::<Result<Vec<_>, _>>()?;
-        let chunks: Vec<&[u8]> = if ev.body.is_empty() {
-            vec![]
-        } else {
-            ev.body.chunks(BODY_CHUNK).collect()
-        };
-        let event = encode(&StoredEvent::V1(EventV1 {
-            endpoint: ev.endpoint.to_string(),
-            event_id: ev.event_id.to_string(),
-            event_type: ev.event_type.map(str::to_string),
-            received_at_ms: ev.received_at_ms,
-            headers: ev.headers,
-            body_len: ev.body.len() as u64,
-            body_chunks: chunks.len() as u32,
-        }));
-        let jobs: Vec<(u64, Vec<u8>)> = ev
-            .targets
-            .iter()
-            .zip(&job_ids)
-            .map(|(target, id)| (*id, pending_job(seq, target, ev.received_at_ms)))
-            .collect();
-        let dkey = dedup_key(ev.endpoint, ev.event_id);
-        let now = ev.received_at_ms;
-        let ttl = self.dedup_ttl_ms;
-
-        let result = (
-            &self.events,
-            &self.bodies,
-            &self.dedup,
-            &self.jobs,
-            &self.due,
-            &self.event_jobs,
-        )
-            .transaction(|(events, bodies, dedup, job_tree, due, event_jobs)| {
-                if let Some(existing) = dedup.get(&dkey)? {
-                    if let Some((first, at)) = parse_dedup_value(&existing) {
-                        if at.saturating_add(ttl) > now {
-                            return Ok(AcceptOutcome::Duplicate { event_seq: first });
-                        }
-                    }
-                }
-                dedup.insert(dkey.as_slice(), &dedup_value(seq, now)[..])?;
-                events.insert(&seq_key(seq), event.as_slice())?;
-                for (i, chunk) in chunks.iter().enumerate() {
-                    bodies.insert(&body_key(seq, i as u32), *chunk)?;
-                }
-                for (id, job) in &jobs {
-                    job_tree.insert(&seq_key(*id), job.as_slice())?;
-                    due.insert(&due_key(now, *id), &[][..])?;
-                    event_jobs.insert(&event_job_key(seq, *id), &[][..])?;
-                }
-                Ok::<_, ConflictableTransactionError<StoreError>>(AcceptOutcome::Accepted {
-                    event_seq: seq,
-                    deliveries: jobs.len(),
-                })
-            });
-        let outcome = result.map_err(|e| match e {
-            TransactionError::Abort(e) => e,
-            TransactionError::Storage(e) => e.into(),
-        })?;
+impl SledStore {
+    /// Stores one event in its own transaction, outside the ingest writer, and does NOT wait for
+    /// it to be durable (call [`SledStore::durable`]). For tools, tests and benchmarks that fill a
+    /// store; the ingress uses [`Store::accept_durable`].
+    pub fn accept(&self, ev: NewEvent<'_>) -> Result<AcceptOutcome, StoreError> {
+        let prepared = PreparedAccept::prepare(&self.db, ev)?;
+        let outcome = write_batch(
+            &self.ingest_trees(),
+            std::slice::from_ref(&prepared),
+            self.dedup_ttl_ms,
+            &no_fault,
+        )?
+        .remove(0);
         if matches!(outcome, AcceptOutcome::Accepted { .. }) {
-            for target in ev.targets {
+            for target in &prepared.targets {
                 self.job_counts.add(target, 1, 0);
             }
             self.wake.notify_one();
@@ -260,18 +240,59 @@ impl Store for SledStore {
         Ok(outcome)
     }
 
-    /// Gives up after [`COMMIT_TIMEOUT`]: a flush that never returns (sled after ENOSPC) must
-    /// end in a 503, not in a request that hangs.
-    fn durable(&self) -> BoxFuture<'static, Result<(), StoreError>> {
-        let wait = self.commit.wait();
+    /// Resolves once every write made before the call is durable on disk.
+    /// Gives up after [`COMMIT_TIMEOUT`] like [`Store::accept_durable`].
+    pub fn durable(&self) -> BoxFuture<'static, Result<(), StoreError>> {
+        let wait = self.writer.sync();
         async move {
-            match tokio::time::timeout(COMMIT_TIMEOUT, wait).await {
-                Ok(answer) => answer.unwrap_or_else(|_| {
-                    Err(StoreError::Storage("the commit thread has stopped".into()))
-                }),
-                Err(_) => Err(StoreError::Storage(format!(
-                    "the write was not made durable within {COMMIT_TIMEOUT:?}"
-                ))),
+            within_commit_timeout(async move { wait.await.unwrap_or_else(|_| Err(stopped())) })
+                .await
+        }
+        .boxed()
+    }
+
+    fn ingest_trees(&self) -> IngestTrees {
+        IngestTrees {
+            events: self.events.clone(),
+            bodies: self.bodies.clone(),
+            dedup: self.dedup.clone(),
+            jobs: self.jobs.clone(),
+            due: self.due.clone(),
+            event_jobs: self.event_jobs.clone(),
+        }
+    }
+}
+
+/// Gives up after [`COMMIT_TIMEOUT`]: a write or flush that never returns (sled after ENOSPC)
+/// must end in a 503, not in a request that hangs.
+async fn within_commit_timeout<T>(
+    wait: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    match tokio::time::timeout(COMMIT_TIMEOUT, wait).await {
+        Ok(answer) => answer,
+        Err(_) => Err(StoreError::Storage(format!(
+            "the write was not made durable within {COMMIT_TIMEOUT:?}"
+        ))),
+    }
+}
+
+impl Store for SledStore {
+    fn accept_durable(
+        &self,
+        ev: NewEvent<'_>,
+    ) -> BoxFuture<'static, Result<AcceptOutcome, StoreError>> {
+        // Space checks (quota, free space) run before this, in the pipeline through
+        // `Store::check_space`: nothing refused is handed to the writer.
+        let written = PreparedAccept::prepare(&self.db, ev).map(|ev| self.writer.accept(ev));
+        async move {
+            match written {
+                Ok(reply) => {
+                    within_commit_timeout(
+                        async move { reply.await.unwrap_or_else(|_| Err(stopped())) },
+                    )
+                    .await
+                }
+                Err(e) => Err(e),
             }
         }
         .boxed()

@@ -21,6 +21,7 @@ pub const MIN_STORAGE_QUOTA: u64 = 1 << 20;
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 pub const DEFAULT_PRUNE_INTERVAL: Duration = Duration::from_secs(60);
+pub use crate::store::DEFAULT_CACHE_SIZE;
 
 impl Default for ServerSettings {
     fn default() -> Self {
@@ -94,7 +95,16 @@ pub fn storage(raw: RawStorage, base_dir: &Path, sink: &mut ErrorSink) -> Storag
         }
         other => other.map(|b| b.0),
     };
+    let cache_size = match raw.cache_size {
+        None => DEFAULT_CACHE_SIZE,
+        Some(b) if b.0 == 0 => {
+            sink.push("storage.cache_size", "must be greater than 0");
+            DEFAULT_CACHE_SIZE
+        }
+        Some(b) => b.0,
+    };
     StorageSettings {
+        cache_size,
         data_dir: if data_dir.is_absolute() || base_dir == Path::new(".") {
             data_dir
         } else {

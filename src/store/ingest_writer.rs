@@ -1,0 +1,316 @@
+//! The ingest writer: one thread owns every accept and every fsync. A request hands its prepared
+//! event over a channel with a oneshot and awaits. The thread takes everything queued at that
+//! moment (up to [`MAX_BATCH`]), writes all the accepts in ONE sled transaction
+//! ([`write_batch`]), then calls sled's `flush()` (which on Linux only issues `sync_file_range`)
+//! and `fdatasync`s sled's log file ONCE, then answers every waiter with its own outcome, moves
+//! the metrics' job counts and wakes the dispatcher. A storage error fails the whole batch: every
+//! waiter gets it (and answers 503). One transaction and one fsync serve many requests, and
+//! concurrent requests no longer conflict and retry against each other inside sled.
+//!
+//! A bare durability wait ([`IngestWriter::sync`]) rides the same batches: it resolves once
+//! everything written before it is on disk.
+
+use super::accept_batch::{no_fault, write_batch, FaultHook, IngestTrees, PreparedAccept};
+use super::{AcceptOutcome, StoreError};
+use crate::metrics::JobCounts;
+use std::fs::File;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use tokio::sync::oneshot;
+
+/// The most requests one batch takes; the rest wait for the next one.
+pub const MAX_BATCH: usize = 1024;
+
+type AcceptReply = oneshot::Sender<Result<AcceptOutcome, StoreError>>;
+type SyncReply = oneshot::Sender<Result<(), StoreError>>;
+
+enum Request {
+    Accept(PreparedAccept, AcceptReply),
+    Sync(SyncReply),
+}
+
+/// Counters for benchmarks and metrics.
+#[derive(Debug, Default)]
+pub struct CommitStats {
+    pub batches: AtomicU64,
+    pub waiters: AtomicU64,
+    pub failures: AtomicU64,
+    /// The application's metrics, once attached: each batch's size is observed there.
+    pub metrics: std::sync::OnceLock<Arc<crate::metrics::Metrics>>,
+}
+
+/// What the writer thread needs besides the trees.
+pub(crate) struct WriterParts {
+    pub db: sled::Db,
+    pub trees: IngestTrees,
+    pub dedup_ttl_ms: u64,
+    pub job_counts: Arc<JobCounts>,
+    pub wake: Arc<tokio::sync::Notify>,
+}
+
+pub struct IngestWriter {
+    /// `None` only while dropping.
+    queue: Option<mpsc::Sender<Request>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    pub stats: Arc<CommitStats>,
+}
+
+impl IngestWriter {
+    pub(crate) fn start(parts: WriterParts, log_file: &Path) -> std::io::Result<Self> {
+        Self::start_with_fault(parts, log_file, Box::new(no_fault))
+    }
+
+    pub(crate) fn start_with_fault(
+        parts: WriterParts,
+        log_file: &Path,
+        fault: Box<FaultHook>,
+    ) -> std::io::Result<Self> {
+        let file = File::open(log_file)?;
+        let (queue, waiting) = mpsc::channel::<Request>();
+        let stats = Arc::new(CommitStats::default());
+        let thread_stats = stats.clone();
+        let thread = std::thread::Builder::new()
+            .name("hookroute-ingest".into())
+            .spawn(move || {
+                while let Ok(first) = waiting.recv() {
+                    let batch =
+                        std::iter::once(first).chain(waiting.try_iter().take(MAX_BATCH - 1));
+                    let (mut accepts, mut replies, mut syncs) = (vec![], vec![], vec![]);
+                    for request in batch {
+                        match request {
+                            Request::Accept(ev, reply) => {
+                                accepts.push(ev);
+                                replies.push(reply);
+                            }
+                            Request::Sync(reply) => syncs.push(reply),
+                        }
+                    }
+                    let result = commit(&parts, &file, &accepts, &*fault);
+                    thread_stats.batches.fetch_add(1, Ordering::Relaxed);
+                    let size = replies.len() + syncs.len();
+                    thread_stats
+                        .waiters
+                        .fetch_add(size as u64, Ordering::Relaxed);
+                    if let Some(metrics) = thread_stats.metrics.get() {
+                        metrics.commit_batch(size);
+                    }
+                    match result {
+                        Ok(outcomes) => {
+                            if !accepts.is_empty() {
+                                parts.wake.notify_one();
+                            }
+                            for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                                let _ = reply.send(Ok(outcome));
+                            }
+                            for reply in syncs {
+                                let _ = reply.send(Ok(()));
+                            }
+                        }
+                        Err(e) => {
+                            thread_stats.failures.fetch_add(1, Ordering::Relaxed);
+                            for reply in replies {
+                                let _ = reply.send(Err(e.clone()));
+                            }
+                            for reply in syncs {
+                                let _ = reply.send(Err(e.clone()));
+                            }
+                        }
+                    }
+                }
+            })?;
+        Ok(Self {
+            queue: Some(queue),
+            thread: Some(thread),
+            stats,
+        })
+    }
+
+    /// Hands `event` to the writer; resolves with its outcome once it is on disk.
+    pub(crate) fn accept(
+        &self,
+        event: PreparedAccept,
+    ) -> oneshot::Receiver<Result<AcceptOutcome, StoreError>> {
+        let (tx, rx) = oneshot::channel();
+        if let Some(Request::Accept(_, tx)) = self.send(Request::Accept(event, tx)) {
+            let _ = tx.send(Err(stopped()));
+        }
+        rx
+    }
+
+    /// Resolves once everything written before this call is on disk.
+    pub fn sync(&self) -> oneshot::Receiver<Result<(), StoreError>> {
+        let (tx, rx) = oneshot::channel();
+        if let Some(Request::Sync(tx)) = self.send(Request::Sync(tx)) {
+            let _ = tx.send(Err(stopped()));
+        }
+        rx
+    }
+
+    /// Queues `request`; gives it back if the writer has stopped.
+    fn send(&self, request: Request) -> Option<Request> {
+        match &self.queue {
+            Some(queue) => queue.send(request).err().map(|mpsc::SendError(r)| r),
+            None => Some(request),
+        }
+    }
+}
+
+pub(crate) fn stopped() -> StoreError {
+    StoreError::Storage("the ingest writer has stopped".into())
+}
+
+/// One batch: the transaction, the counts of what it stored, then flush + fdatasync.
+fn commit(
+    parts: &WriterParts,
+    file: &File,
+    accepts: &[PreparedAccept],
+    fault: &FaultHook,
+) -> Result<Vec<AcceptOutcome>, StoreError> {
+    let outcomes = if accepts.is_empty() {
+        vec![]
+    } else {
+        write_batch(&parts.trees, accepts, parts.dedup_ttl_ms, fault)?
+    };
+    // Counted once in the trees (the dispatcher may take the jobs from now on), fsync or not.
+    for (ev, outcome) in accepts.iter().zip(&outcomes) {
+        if matches!(outcome, AcceptOutcome::Accepted { .. }) {
+            for target in &ev.targets {
+                parts.job_counts.add(target, 1, 0);
+            }
+        }
+    }
+    parts
+        .db
+        .flush()
+        .map_err(|e| StoreError::Storage(format!("flush: {e}")))?;
+    file.sync_data()
+        .map_err(|e| StoreError::Storage(format!("fdatasync: {e}")))?;
+    Ok(outcomes)
+}
+
+impl Drop for IngestWriter {
+    /// Stops the thread and waits for it, so that its handle on the database is gone (and the
+    /// store's lock released) once the store is dropped.
+    fn drop(&mut self) {
+        self.queue.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{NewEvent, SledStore, Store};
+    use std::time::Duration;
+
+    fn event<'a>(id: &'a str, targets: &'a [Arc<str>]) -> NewEvent<'a> {
+        NewEvent {
+            endpoint: "in",
+            event_id: id,
+            event_type: None,
+            received_at_ms: 1_000,
+            headers: vec![],
+            body: id.as_bytes(),
+            targets,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn each_waiter_gets_the_outcome_of_its_own_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SledStore::open(dir.path(), Duration::from_secs(3600)).unwrap());
+        let targets: Arc<[Arc<str>]> = vec![Arc::from("t")].into();
+        // 60 requests at once over 20 ids: each id three times, so batches hold copies.
+        let tasks: Vec<_> = (0..60)
+            .map(|i| {
+                let (store, targets) = (store.clone(), targets.clone());
+                tokio::spawn(async move {
+                    let id = format!("e{}", i % 20);
+                    let outcome = store.accept_durable(event(&id, &targets)).await;
+                    (id, outcome.unwrap())
+                })
+            })
+            .collect();
+        let mut accepted = std::collections::HashMap::new();
+        let mut duplicates = vec![];
+        for task in tasks {
+            match task.await.unwrap() {
+                (
+                    id,
+                    AcceptOutcome::Accepted {
+                        event_seq,
+                        deliveries,
+                    },
+                ) => {
+                    assert_eq!(deliveries, 1);
+                    let stored = store.event(event_seq).unwrap().unwrap();
+                    assert_eq!(stored.event_id, id, "the waiter got another event's seq");
+                    assert_eq!(store.body(event_seq).unwrap(), id.as_bytes());
+                    assert!(accepted.insert(id, event_seq).is_none(), "accepted twice");
+                }
+                (id, AcceptOutcome::Duplicate { event_seq }) => duplicates.push((id, event_seq)),
+            }
+        }
+        assert_eq!(accepted.len(), 20);
+        assert_eq!(duplicates.len(), 40);
+        for (id, seq) in duplicates {
+            assert_eq!(accepted[&id], seq, "a duplicate points at the first copy");
+        }
+        assert_eq!(store.event_count(), 20);
+        assert_eq!(store.job_counts.of("t").pending, 20);
+        let stats = store.commit_stats();
+        assert_eq!(stats.waiters.load(Ordering::Relaxed), 60);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_storage_error_answers_every_waiter_and_stores_nothing_of_the_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path()).unwrap();
+        let trees = IngestTrees {
+            events: db.open_tree("events").unwrap(),
+            bodies: db.open_tree("bodies").unwrap(),
+            dedup: db.open_tree("dedup").unwrap(),
+            jobs: db.open_tree("jobs").unwrap(),
+            due: db.open_tree("due").unwrap(),
+            event_jobs: db.open_tree("event_jobs").unwrap(),
+        };
+        let job_counts = Arc::new(JobCounts::default());
+        let parts = WriterParts {
+            db: db.clone(),
+            trees: trees.clone(),
+            dedup_ttl_ms: 60_000,
+            job_counts: job_counts.clone(),
+            wake: Default::default(),
+        };
+        // Every event is written into the transaction, then the batch fails at its last one.
+        let fail = Box::new(|_: usize| Err(StoreError::Storage("No space left on device".into())));
+        let writer = IngestWriter::start_with_fault(parts, &dir.path().join("db"), fail).unwrap();
+        let targets: Vec<Arc<str>> = vec!["t".into()];
+        let replies: Vec<_> = (0..10)
+            .map(|i| {
+                let ev = PreparedAccept::prepare(&db, event(&format!("e{i}"), &targets)).unwrap();
+                writer.accept(ev)
+            })
+            .collect();
+        for reply in replies {
+            assert_eq!(
+                reply.await.unwrap(),
+                Err(StoreError::Storage("No space left on device".into()))
+            );
+        }
+        for tree in [
+            &trees.events,
+            &trees.bodies,
+            &trees.dedup,
+            &trees.jobs,
+            &trees.due,
+        ] {
+            assert!(tree.is_empty());
+        }
+        assert_eq!(job_counts.of("t").pending, 0);
+        assert!(writer.stats.failures.load(Ordering::Relaxed) >= 1);
+    }
+}

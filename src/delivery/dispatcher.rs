@@ -386,7 +386,7 @@ fn log_attempt(target: &Target, id: AttemptId, report: &AttemptReport, next: &Jo
     let target_name = &*target.name;
     match next {
         JobTransition::Delivered => {
-            tracing::info!(target_name, job, attempt, status, latency_ms, "delivered")
+            tracing::debug!(target_name, job, attempt, status, latency_ms, "delivered")
         }
         JobTransition::RetryAt { at_ms } => {
             let error = report.record.error.as_deref().unwrap_or_default();

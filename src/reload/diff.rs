@@ -119,8 +119,28 @@ impl ConfigDiff {
         if old.server.request_timeout != new.server.request_timeout {
             settings.push("server.request_timeout");
         }
+        if old.server.trust_forwarded_headers != new.server.trust_forwarded_headers {
+            settings.push("server.trust_forwarded_headers");
+        }
         if old.admin.token != new.admin.token {
             settings.push("admin.token");
+        }
+        let (was, now) = (&old.storage, &new.storage);
+        for (name, changed) in [
+            ("storage.retention", was.retention != now.retention),
+            (
+                "storage.prune_interval",
+                was.prune_interval != now.prune_interval,
+            ),
+            ("storage.max_size", was.max_size != now.max_size),
+            (
+                "storage.min_free_space",
+                was.min_free_space != now.min_free_space,
+            ),
+        ] {
+            if changed {
+                settings.push(name);
+            }
         }
 
         Self {

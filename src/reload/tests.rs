@@ -97,6 +97,24 @@ fn the_same_file_loaded_twice_is_no_change() {
 }
 
 #[test]
+fn live_storage_settings_are_named_in_the_diff() {
+    let endpoints = endpoint("/one", "S1", RULE_B);
+    let with_storage = |storage: &str| {
+        let text = format!(
+            "storage: {{ data_dir: /tmp/hookroute-unit{storage} }}\nadmin: {{ listen: 'off' }}\ntargets:\n{TARGETS}\nendpoints:\n{endpoints}"
+        );
+        load_str(&text, Path::new("/tmp"), &env()).unwrap_or_else(|e| panic!("{e:?}\n{text}"))
+    };
+    let diff = ConfigDiff::between(
+        &with_storage(""),
+        &with_storage(", retention: 'off', max_size: 64MiB"),
+    );
+    assert_eq!(diff.settings, ["storage.retention", "storage.max_size"]);
+    assert!(!diff.is_empty());
+    assert!(diff.needs_restart.is_empty());
+}
+
+#[test]
 fn a_new_listen_address_needs_a_restart_and_the_rest_of_the_change_applies() {
     let before = config("127.0.0.1:0", TARGETS, &endpoint("/one", "S1", RULE_A));
     let current = ArcSwap::from_pointee(before);

@@ -762,3 +762,82 @@ async fn explain_a_bad_signature_says_which_check_failed() {
     let run = explain(&config, body, &headers, &[]).await;
     assert_eq!(run.code, Some(64), "{run:?}");
 }
+
+#[actix_web::test]
+async fn explain_answers_a_signed_slack_challenge_as_a_handshake_and_refuses_a_forged_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("routes.yaml");
+    std::fs::write(
+        &config,
+        "targets:\n  sink: { url: \"http://127.0.0.1:9/hook\" }\nendpoints:\n  - path: /slack\n    verify: { provider: slack, secrets: [{ env: SLACK_SECRET }] }\n    rules:\n      - { name: all, forward: [sink] }\n",
+    )
+    .unwrap();
+    let body = br#"{"token":"t","challenge":"c-3eZbrw1aBm","type":"url_verification"}"#;
+    let body_file = dir.path().join("challenge.json");
+    std::fs::write(&body_file, body).unwrap();
+    let signer = Signer::from_provider("slack")
+        .and_then(|s| s.with_secret_text("slack-signing-secret"))
+        .unwrap();
+    let options = SignOptions {
+        id: "unused".into(),
+        event_type: None,
+        now_unix_secs: now_secs(),
+        url: None,
+    };
+    let headers = signer.sign(body, &options).unwrap().message.headers;
+    let run_with = |headers: Vec<(String, String)>| {
+        let (config, body_file) = (config.clone(), body_file.clone());
+        async move {
+            let mut args: Vec<String> = [
+                "explain",
+                "--config",
+                "",
+                "--endpoint",
+                "/slack",
+                "--body",
+                "",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+            args[2] = config.display().to_string();
+            args[6] = body_file.display().to_string();
+            for (name, value) in headers {
+                args.push("--header".into());
+                args.push(format!("{name}: {value}"));
+            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            hookroute(&args, &[("SLACK_SECRET", "slack-signing-secret")]).await
+        }
+    };
+
+    let run = run_with(headers.clone()).await;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert!(
+        run.stdout.contains("handshake  slack: answered"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains(r#"answer     200 {"challenge":"c-3eZbrw1aBm"}"#),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("event id"), "{}", run.stdout);
+
+    let forged: Vec<(String, String)> = headers
+        .into_iter()
+        .map(|(k, v)| {
+            if k.eq_ignore_ascii_case("x-slack-signature") {
+                (k, format!("v0={}", "0".repeat(64)))
+            } else {
+                (k, v)
+            }
+        })
+        .collect();
+    let run = run_with(forged).await;
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(run.stdout.contains("signature  FAILS"), "{}", run.stdout);
+    assert!(!run.stdout.contains("c-3eZbrw1aBm\"}"), "{}", run.stdout);
+}

@@ -27,6 +27,8 @@ pub struct Explanation {
     pub provider: Option<String>,
     pub body_size: Option<BodySizeStep>,
     pub signature: Option<SignatureStep>,
+    /// The provider handshake the request is, when it is one (answered, never stored).
+    pub handshake: Option<String>,
     pub event: Option<EventStep>,
     pub rules: Vec<RuleStep>,
     /// Where the event would be delivered (empty unless accepted).
@@ -123,6 +125,7 @@ pub fn explain(
         provider: endpoint.provider.clone(),
         body_size: None,
         signature: None,
+        handshake: None,
         event: None,
         rules: Vec::new(),
         targets: Vec::new(),
@@ -182,6 +185,15 @@ pub fn explain(
         error: None,
         reason: None,
     });
+    let mut verified = verified;
+    match verified.handshake(endpoint) {
+        Ok(Some(answer)) => {
+            explanation.handshake = Some(answer.handshake.clone());
+            return explanation.answered(response::handshake(&answer));
+        }
+        Ok(None) => {}
+        Err(err) => return explanation.refused(&IngestError::Handshake(err), endpoint),
+    }
     let id_source = endpoint.event_id.to_string();
     let type_source = endpoint.event_type.as_ref().map(ToString::to_string);
     let event = match verified.extract(endpoint) {
@@ -252,7 +264,11 @@ impl Explanation {
             .into_body()
             .try_into_bytes()
             .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .map(|bytes| {
+                // JSON answers as JSON; a plain-text one (Meta's challenge) as a string.
+                serde_json::from_slice(&bytes)
+                    .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+            })
             .unwrap_or(Value::Null);
         self.acknowledged = (200..300).contains(&status);
         self.answer = Answer { status, body };

@@ -33,6 +33,11 @@ pub fn render(e: &Explanation) -> String {
             ));
         }
     }
+    if let Some(handshake) = &e.handshake {
+        out.push(format!(
+            "handshake  {handshake}: answered as the provider expects (not stored, not forwarded)"
+        ));
+    }
     if let Some(event) = &e.event {
         match &event.error {
             Some(error) => out.push(format!("event      FAILS: {error}")),

@@ -241,3 +241,29 @@ async fn no_secret_signature_or_body_appears_in_the_logs_at_any_level() {
         );
     }
 }
+
+/// Text logs written to a pipe or a file carry no terminal colour codes (a log collector would
+/// store them as garbage).
+#[test]
+fn text_logs_to_a_pipe_have_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("routes.yaml");
+    let targets = "  sink:\n    url: \"http://127.0.0.1:9/hook\"\n";
+    std::fs::write(
+        &path,
+        checker::scenario_config(&dir.path().join("data"), "", targets),
+    )
+    .unwrap();
+    let mut router = RouterProcess::start(&path, &[("IN_SECRET", "pipe-secret")]);
+    let lines = router.log.lock().unwrap().clone();
+    router.kill();
+    assert!(
+        lines.iter().any(|l| l.contains("listening on http://")),
+        "{lines:?}"
+    );
+    let coloured: Vec<&String> = lines.iter().filter(|l| l.contains('\u{1b}')).collect();
+    assert!(
+        coloured.is_empty(),
+        "ANSI escapes in piped logs: {coloured:?}"
+    );
+}

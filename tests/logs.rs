@@ -255,7 +255,15 @@ fn text_logs_to_a_pipe_have_no_colour_codes() {
     )
     .unwrap();
     let mut router = RouterProcess::start(&path, &[("IN_SECRET", "pipe-secret")]);
-    let lines = router.log.lock().unwrap().clone();
+    // The reader thread reports the address before it stores the line: wait for the line.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let lines = loop {
+        let lines = router.log.lock().unwrap().clone();
+        if lines.iter().any(|l| l.contains("listening on http://")) || Instant::now() > deadline {
+            break lines;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     router.kill();
     assert!(
         lines.iter().any(|l| l.contains("listening on http://")),

@@ -71,6 +71,33 @@ pub(crate) struct IngestTrees {
     pub event_jobs: sled::Tree,
 }
 
+impl IngestTrees {
+    /// Opens (or creates) the six trees in `db`.
+    pub fn open(db: &sled::Db) -> sled::Result<Self> {
+        Ok(Self {
+            events: db.open_tree("events")?,
+            bodies: db.open_tree("bodies")?,
+            dedup: db.open_tree("dedup")?,
+            jobs: db.open_tree("jobs")?,
+            due: db.open_tree("due")?,
+            event_jobs: db.open_tree("event_jobs")?,
+        })
+    }
+
+    /// Every tree, for checks over all of them.
+    #[cfg(test)]
+    pub fn all(&self) -> [&sled::Tree; 6] {
+        [
+            &self.events,
+            &self.bodies,
+            &self.dedup,
+            &self.jobs,
+            &self.due,
+            &self.event_jobs,
+        ]
+    }
+}
+
 /// Called after each event of a batch is written into the transaction, with its index; an error
 /// aborts the whole transaction. Production passes [`no_fault`]; tests inject a storage error.
 pub(crate) type FaultHook = dyn Fn(usize) -> Result<(), StoreError> + Send + Sync;
@@ -147,14 +174,7 @@ mod tests {
     use super::*;
 
     fn trees(db: &sled::Db) -> IngestTrees {
-        IngestTrees {
-            events: db.open_tree("events").unwrap(),
-            bodies: db.open_tree("bodies").unwrap(),
-            dedup: db.open_tree("dedup").unwrap(),
-            jobs: db.open_tree("jobs").unwrap(),
-            due: db.open_tree("due").unwrap(),
-            event_jobs: db.open_tree("event_jobs").unwrap(),
-        }
+        IngestTrees::open(db).unwrap()
     }
 
     fn prepared(db: &sled::Db, id: &str, body: &[u8]) -> PreparedAccept {
@@ -219,14 +239,7 @@ mod tests {
         };
         let err = write_batch(&t, &batch, 60_000, &fail_second).unwrap_err();
         assert_eq!(err, StoreError::Storage("No space left on device".into()));
-        for tree in [
-            &t.events,
-            &t.bodies,
-            &t.dedup,
-            &t.jobs,
-            &t.due,
-            &t.event_jobs,
-        ] {
+        for tree in t.all() {
             assert!(
                 tree.is_empty(),
                 "the first event of the batch was rolled back too"

@@ -269,14 +269,7 @@ mod tests {
     async fn a_storage_error_answers_every_waiter_and_stores_nothing_of_the_batch() {
         let dir = tempfile::tempdir().unwrap();
         let db = sled::open(dir.path()).unwrap();
-        let trees = IngestTrees {
-            events: db.open_tree("events").unwrap(),
-            bodies: db.open_tree("bodies").unwrap(),
-            dedup: db.open_tree("dedup").unwrap(),
-            jobs: db.open_tree("jobs").unwrap(),
-            due: db.open_tree("due").unwrap(),
-            event_jobs: db.open_tree("event_jobs").unwrap(),
-        };
+        let trees = IngestTrees::open(&db).unwrap();
         let job_counts = Arc::new(JobCounts::default());
         let parts = WriterParts {
             db: db.clone(),
@@ -301,13 +294,7 @@ mod tests {
                 Err(StoreError::Storage("No space left on device".into()))
             );
         }
-        for tree in [
-            &trees.events,
-            &trees.bodies,
-            &trees.dedup,
-            &trees.jobs,
-            &trees.due,
-        ] {
+        for tree in trees.all() {
             assert!(tree.is_empty());
         }
         assert_eq!(job_counts.of("t").pending, 0);

@@ -68,14 +68,7 @@ impl SledStore {
             .map_err(|e| {
                 StoreError::Storage(format!("cannot open the store in {}: {e}", dir.display()))
             })?;
-        let trees = IngestTrees {
-            events: db.open_tree("events")?,
-            bodies: db.open_tree("bodies")?,
-            dedup: db.open_tree("dedup")?,
-            jobs: db.open_tree("jobs")?,
-            due: db.open_tree("due")?,
-            event_jobs: db.open_tree("event_jobs")?,
-        };
+        let trees = IngestTrees::open(&db)?;
         let wake = Arc::new(tokio::sync::Notify::new());
         let job_counts = Arc::new(crate::metrics::JobCounts::default());
         let dedup_ttl_ms = dedup_ttl.as_millis() as u64;
@@ -240,8 +233,8 @@ impl SledStore {
         Ok(outcome)
     }
 
-    /// Resolves once every write made before the call is durable on disk.
-    /// Gives up after [`COMMIT_TIMEOUT`] like [`Store::accept_durable`].
+    /// Resolves once every write made before the call is durable on disk; gives up after
+    /// [`COMMIT_TIMEOUT`] like [`Store::accept_durable`].
     pub fn durable(&self) -> BoxFuture<'static, Result<(), StoreError>> {
         let wait = self.writer.sync();
         async move {

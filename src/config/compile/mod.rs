@@ -6,6 +6,7 @@ mod endpoint;
 mod rules;
 mod settings;
 mod target;
+mod verify;
 
 use super::env::Environment;
 use super::error::{join_path, ConfigError, ErrorSink};

@@ -91,7 +91,7 @@ fn compile(
     );
     let signing = raw.signing.and_then(|s| {
         let spath = format!("{path}.signing.secret");
-        let secret = super::endpoint::read_secret(&s.secret, &spath, base_dir, env, sink)?;
+        let secret = super::verify::read_secret(&s.secret, &spath, base_dir, env, sink)?;
         let scheme = signature::preset("standard-webhooks")
             .and_then(|p| signature::scheme_from_value(p.scheme.clone()).ok())
             .expect("the built-in standard-webhooks preset compiles");

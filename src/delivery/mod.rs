@@ -6,6 +6,7 @@
 
 pub mod attempt;
 pub mod dispatcher;
+mod job_attempt;
 pub mod outcome;
 pub mod request;
 pub mod retry;

@@ -9,7 +9,7 @@
 //! Run: `cargo bench --bench store`
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use hookroute::store::{NewEvent, SledStore, Store};
+use hookroute::store::{IngestStore, NewEvent, SledStore};
 use std::sync::Arc;
 use std::time::Duration;
 

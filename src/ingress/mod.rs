@@ -9,7 +9,7 @@ pub mod provider_url;
 pub mod response;
 
 use crate::config::Config;
-use crate::store::Store;
+use crate::store::IngestStore;
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 use arc_swap::ArcSwap;
@@ -19,7 +19,7 @@ use std::sync::Arc;
 /// What every ingress request needs: the live config, the store, and the metrics it counts in.
 pub struct Ingress {
     pub config: Arc<ArcSwap<Config>>,
-    pub store: Arc<dyn Store>,
+    pub store: Arc<dyn IngestStore>,
     pub metrics: Arc<crate::metrics::Metrics>,
 }
 

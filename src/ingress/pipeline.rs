@@ -1,7 +1,7 @@
 //! The ingest pipeline, as plain async code with no HTTP in it: verify the signature over the raw
 //! bytes -> answer the endpoint's provider handshake if the request is one (never stored) ->
 //! parse and extract the event id and type -> route through the rules -> store the event and its
-//! delivery jobs in one transaction and wait until that is durable (`Store::accept_durable`).
+//! delivery jobs in one transaction and wait until that is durable (`IngestStore::accept_durable`).
 //! Each stage hands the next a new type, so an unverified request cannot reach the store or be
 //! answered as a handshake.
 
@@ -13,7 +13,7 @@ use crate::handshake::{
 use crate::signature::{HeaderSource, SignatureError, SignedRequest, VerifiedSignature};
 use crate::source::ParsedBody;
 use crate::store::quota::SpaceLimits;
-use crate::store::{AcceptOutcome, NewEvent, Store, StoreError};
+use crate::store::{AcceptOutcome, IngestStore, NewEvent, StoreError};
 use actix_web::http::header::HeaderMap;
 use serde_json::Value;
 use std::sync::Arc;
@@ -99,7 +99,7 @@ impl HeaderSource for HeaderMap {
 /// `space` (quota and free-space floor) is checked just before the write.
 pub async fn ingest(
     endpoint: &Endpoint,
-    store: &dyn Store,
+    store: &dyn IngestStore,
     space: SpaceLimits,
     inbound: InboundRequest<'_>,
 ) -> Result<IngestOutcome, IngestError> {

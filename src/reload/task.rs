@@ -1,7 +1,7 @@
 //! The reload task: waits for a trigger (the watcher saw the directory change, or SIGHUP), runs
 //! the same `config::load` as `check` and start-up on the blocking pool, applies the result and
 //! logs one line about it. Triggers that arrive during a reload are folded into the next one.
-//! It runs on its own thread and runtime (see [`super::start`]), apart from the server's.
+//! It runs on the application's runtime (see [`super::start`]).
 
 use super::apply::{apply, ReloadOutcome};
 use super::status::SharedReloadStatus;

@@ -1,7 +1,7 @@
-//! The delivery queue on top of the sled trees: what the dispatcher takes (`due_jobs`), how an
-//! attempt's result is written back (`record_attempt`: job record, `due` index, attempt record
-//! and dead-letter list in one transaction), and what an admin needs (dead letters, `retry_dead`,
-//! `replay`, events with their jobs and attempts).
+//! The delivery queue on the sled trees: claims (`claim_due`: due jobs read earliest first,
+//! each taken under a lease), how an attempt's result is written back (`record_attempt`: job
+//! record, `due` index, attempt record and dead-letter list in one transaction), and what an
+//! admin needs (dead letters, `retry_dead`, `replay`, events with their jobs and attempts).
 //!
 //! Crash safety: a job's `due` entry stays while its attempt is in flight; only recording the
 //! outcome removes it (and, for a retry, inserts the next one). After a crash every unfinished
@@ -9,73 +9,12 @@
 //! most a repeated attempt, never a lost job.
 
 use super::records::*;
-use super::{SledStore, StoreError};
+use super::{engine_error, SledStore};
+use crate::store::model::*;
+use crate::store::{QueueError, StoreError};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 use std::sync::Arc;
-
-/// A pending job whose `due` entry is at or before the time asked for.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DueJob {
-    pub id: u64,
-    /// The time in its `due` key, needed to remove exactly that entry.
-    pub due_at_ms: u64,
-    pub job: JobV1,
-}
-
-/// What [`SledStore::due_jobs`] does with a pending job it read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ScanPick {
-    Take,
-    /// Leave it queued (its target is busy) and read on.
-    Leave,
-    /// Take it and end the scan.
-    TakeLast,
-}
-
-/// What happens to a job once an attempt is over.
-#[derive(Debug, Clone, PartialEq)]
-pub enum JobTransition {
-    Delivered,
-    RetryAt { at_ms: u64 },
-    Dead { reason: String },
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum RecordOutcome {
-    /// The job now has this state and attempt count.
-    Recorded(JobV1),
-    /// The job changed (or vanished) while the attempt was in flight: nothing was written.
-    Stale,
-}
-
-/// An event with every job made for it, each with its attempts.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EventDetail {
-    pub seq: u64,
-    pub event: EventV1,
-    pub jobs: Vec<JobDetail>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct JobDetail {
-    pub id: u64,
-    pub job: JobV1,
-    pub attempts: Vec<AttemptV1>,
-}
-
-/// Why an admin operation on the queue was refused.
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-pub enum QueueError {
-    #[error("no job {0}")]
-    JobNotFound(u64),
-    #[error("job {0} is not dead-lettered")]
-    NotDead(u64),
-    #[error("no event {0}")]
-    EventNotFound(u64),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
 
 type TxResult<T> = Result<T, ConflictableTransactionError<QueueError>>;
 
@@ -86,101 +25,105 @@ fn abort<T>(e: impl Into<QueueError>) -> TxResult<T> {
 fn flatten<T>(r: Result<T, TransactionError<QueueError>>) -> Result<T, QueueError> {
     r.map_err(|e| match e {
         TransactionError::Abort(e) => e,
-        TransactionError::Storage(e) => StoreError::from(e).into(),
+        TransactionError::Storage(e) => engine_error(e).into(),
     })
 }
 
 fn store_only<T>(r: Result<T, QueueError>) -> Result<T, StoreError> {
     r.map_err(|e| match e {
         QueueError::Store(e) => e,
-        other => StoreError::Storage(other.to_string()),
+        other => StoreError::storage(other.to_string()),
     })
 }
 
 impl SledStore {
-    /// Pending jobs due at or before `now_ms`, earliest first, leaving out the ids `skip` names
-    /// (those in flight) and keeping those `pick` takes; at most `limit` jobs are read, and the
-    /// scan ends early when `pick` says [`ScanPick::TakeLast`] (the caller can start nothing more).
-    /// `due` entries whose job is gone or no longer pending are removed on the way. Also says
-    /// whether the scan stopped at `limit`.
-    pub fn due_jobs(
-        &self,
-        now_ms: u64,
-        limit: usize,
-        skip: &dyn Fn(u64) -> bool,
-        pick: &mut dyn FnMut(&JobV1) -> ScanPick,
-    ) -> Result<(Vec<DueJob>, bool), StoreError> {
-        let mut out = Vec::new();
+    /// Claims pending jobs due at `request.now_ms` within the free slots, earliest first, each
+    /// under a lease until `now + request.lease`; jobs under a live lease are passed over. At most
+    /// `request.limit` jobs are read. `due` entries whose job is gone or no longer pending are
+    /// removed on the way.
+    pub(crate) fn claim_due(&self, request: &ClaimRequest) -> Result<Claimed, StoreError> {
+        let now_ms = request.now_ms;
+        let until_ms = now_ms.saturating_add(request.lease.as_millis() as u64);
+        let mut budget = SlotBudget::new(request.free.clone());
+        let mut claimed = Vec::new();
+        if budget.exhausted() {
+            return Ok(budget.into_claimed(claimed));
+        }
         let mut read = 0;
         for kv in self.due.range(..due_key(now_ms.saturating_add(1), 0)) {
-            let key = kv?.0;
+            let key = kv.map_err(engine_error)?.0;
             let (Some(at), Some(id)) = (read_u64(&key), key.get(8..).and_then(read_u64)) else {
-                self.due.remove(&key)?;
+                self.due.remove(&key).map_err(engine_error)?;
                 continue;
             };
-            if skip(id) {
+            if self.leases.is_live(id, now_ms) {
                 continue;
             }
-            if read == limit {
-                return Ok((out, true));
+            if read == request.limit {
+                break;
             }
             read += 1;
-            match self.job(id)? {
-                Some(job) if job.state == JobState::Pending => match pick(&job) {
-                    ScanPick::Take => out.push(DueJob {
-                        id,
-                        due_at_ms: at,
-                        job,
-                    }),
-                    ScanPick::Leave => {}
-                    ScanPick::TakeLast => {
-                        out.push(DueJob {
-                            id,
-                            due_at_ms: at,
-                            job,
-                        });
-                        break;
-                    }
-                },
+            let job = match self.job(id)? {
+                Some(job) if job.state == JobStateV1::Pending => job,
                 _ => {
                     tracing::warn!(job = id, "removing a due entry whose job is not pending");
-                    self.due.remove(&key)?;
+                    self.due.remove(&key).map_err(engine_error)?;
+                    continue;
                 }
+            };
+            let pick = budget.pick(&job.target, at);
+            if pick == ScanPick::Leave {
+                continue;
+            }
+            if let Some(lease) = self.leases.grant(id, now_ms, until_ms) {
+                let mut job = Job::from(job);
+                // The time in its `due` key, which recording removes.
+                job.next_attempt_at_ms = at;
+                claimed.push(ClaimedJob { id, job, lease });
+            }
+            if pick == ScanPick::TakeLast {
+                break;
             }
         }
-        Ok((out, false))
+        Ok(budget.into_claimed(claimed))
     }
 
     /// The earliest due time strictly after `now_ms`, if any job waits that long.
-    pub fn next_due_after(&self, now_ms: u64) -> Result<Option<u64>, StoreError> {
+    pub(crate) fn next_due_after(&self, now_ms: u64) -> Result<Option<u64>, StoreError> {
         match self
             .due
             .range(due_key(now_ms.saturating_add(1), 0)..)
             .next()
         {
-            Some(kv) => Ok(read_u64(&kv?.0)),
+            Some(kv) => Ok(read_u64(&kv.map_err(engine_error)?.0)),
             None => Ok(None),
         }
     }
 
     /// Writes an attempt's result: the attempt record, the job's new state, its `due` entry moved
-    /// (or removed) and, for a dead job, its dead-letter entry; all or nothing. Refuses (as
-    /// [`RecordOutcome::Stale`]) if the job is no longer the one the attempt started from.
-    pub fn record_attempt(
+    /// (or removed) and, for a dead job, its dead-letter entry; all or nothing, then ends the
+    /// claim. Refuses (as [`RecordOutcome::Stale`]) if the claim was taken over or the job is no
+    /// longer the one the attempt started from.
+    pub(crate) fn record_attempt(
         &self,
-        due: &DueJob,
-        attempt: AttemptV1,
+        claim: &ClaimedJob,
+        attempt: Attempt,
         transition: JobTransition,
     ) -> Result<RecordOutcome, StoreError> {
-        let id = due.id;
+        let id = claim.id;
+        if !self.leases.holds(id, claim.lease.token) {
+            return Ok(RecordOutcome::Stale);
+        }
+        let attempt = AttemptV1::from(attempt);
+        let due_at_ms = claim.job.next_attempt_at_ms;
         let result = (&self.jobs, &self.due, &self.attempts, &self.dead).transaction(
             |(jobs, due_tree, attempts, dead)| {
                 let Some(raw) = jobs.get(seq_key(id))? else {
-                    return Ok(RecordOutcome::Stale);
+                    return Ok(None);
                 };
                 let mut job = decode_job(id, &raw).or_else(abort)?;
-                if job.state != JobState::Pending || job.attempts != due.job.attempts {
-                    return Ok(RecordOutcome::Stale);
+                if job.state != JobStateV1::Pending || job.attempts != claim.job.attempts {
+                    return Ok(None);
                 }
                 job.attempts += 1;
                 let record = AttemptV1 {
@@ -189,10 +132,10 @@ impl SledStore {
                 };
                 let encoded = encode(&StoredAttempt::V1(record));
                 attempts.insert(&attempt_key(id, job.attempts), encoded)?;
-                due_tree.remove(&due_key(due.due_at_ms, id))?;
+                due_tree.remove(&due_key(due_at_ms, id))?;
                 match &transition {
                     JobTransition::Delivered => {
-                        job.state = JobState::Delivered {
+                        job.state = JobStateV1::Delivered {
                             at_ms: attempt.at_ms,
                         }
                     }
@@ -201,7 +144,7 @@ impl SledStore {
                         due_tree.insert(&due_key(*at_ms, id), &[][..])?;
                     }
                     JobTransition::Dead { reason } => {
-                        job.state = JobState::Dead {
+                        job.state = JobStateV1::Dead {
                             at_ms: attempt.at_ms,
                             reason: reason.clone(),
                         };
@@ -209,30 +152,37 @@ impl SledStore {
                     }
                 }
                 jobs.insert(&seq_key(id), encode(&StoredJob::V1(job.clone())))?;
-                Ok(RecordOutcome::Recorded(job))
+                Ok(Some(job))
             },
         );
-        let outcome = store_only(flatten(result))?;
-        if let RecordOutcome::Recorded(job) = &outcome {
-            match job.state {
-                JobState::Pending => {}
-                JobState::Delivered { .. } => self.job_counts.add(&job.target, -1, 0),
-                JobState::Dead { .. } => self.job_counts.add(&job.target, -1, 1),
-            }
+        let recorded = store_only(flatten(result))?;
+        self.leases.end(id, claim.lease.token);
+        let Some(job) = recorded else {
+            return Ok(RecordOutcome::Stale);
+        };
+        match job.state {
+            JobStateV1::Pending => {}
+            JobStateV1::Delivered { .. } => self.job_counts.add(&job.target, -1, 0),
+            JobStateV1::Dead { .. } => self.job_counts.add(&job.target, -1, 1),
         }
-        Ok(outcome)
+        Ok(RecordOutcome::Recorded(job.into()))
     }
 
-    /// Moves a due job to `until_ms` without counting an attempt (its target is not configured).
-    pub fn postpone(&self, due: &DueJob, until_ms: u64) -> Result<(), StoreError> {
-        let id = due.id;
+    /// Moves a claimed job to `until_ms` without counting an attempt (its target is not
+    /// configured), and ends the claim.
+    pub(crate) fn postpone(&self, claim: &ClaimedJob, until_ms: u64) -> Result<(), StoreError> {
+        let id = claim.id;
+        if !self.leases.holds(id, claim.lease.token) {
+            return Ok(());
+        }
+        let due_at_ms = claim.job.next_attempt_at_ms;
         let result = (&self.jobs, &self.due).transaction(|(jobs, due_tree)| {
             let Some(raw) = jobs.get(seq_key(id))? else {
                 return Ok(());
             };
             let mut job = decode_job(id, &raw).or_else(abort)?;
-            if job.state != JobState::Pending
-                || due_tree.remove(&due_key(due.due_at_ms, id))?.is_none()
+            if job.state != JobStateV1::Pending
+                || due_tree.remove(&due_key(due_at_ms, id))?.is_none()
             {
                 return Ok(());
             }
@@ -241,29 +191,34 @@ impl SledStore {
             jobs.insert(&seq_key(id), encode(&StoredJob::V1(job)))?;
             Ok(())
         });
-        store_only(flatten(result))
+        store_only(flatten(result))?;
+        self.leases.end(id, claim.lease.token);
+        Ok(())
     }
 
-    pub fn job(&self, id: u64) -> Result<Option<JobV1>, StoreError> {
+    pub(crate) fn job(&self, id: u64) -> Result<Option<JobV1>, StoreError> {
         self.jobs
-            .get(seq_key(id))?
+            .get(seq_key(id))
+            .map_err(engine_error)?
             .map(|v| decode_job(id, &v))
             .transpose()
     }
 
     /// A job's attempts, first to last.
-    pub fn attempts_of(&self, id: u64) -> Result<Vec<AttemptV1>, StoreError> {
+    pub(crate) fn attempts_of(&self, id: u64) -> Result<Vec<AttemptV1>, StoreError> {
         self.attempts
             .scan_prefix(seq_key(id))
-            .map(|kv| match decode::<StoredAttempt>(&kv?.1) {
-                Ok(StoredAttempt::V1(a)) => Ok(a),
-                Err(e) => Err(StoreError::Corrupt(format!("attempt of job {id}: {e}"))),
-            })
+            .map(
+                |kv| match decode::<StoredAttempt>(&kv.map_err(engine_error)?.1) {
+                    Ok(StoredAttempt::V1(a)) => Ok(a),
+                    Err(e) => Err(corrupt(format!("attempt of job {id}"), e)),
+                },
+            )
             .collect()
     }
 
     /// Dead-lettered jobs in id order, starting after `after`, at most `limit`.
-    pub fn dead_jobs(
+    pub(crate) fn dead_jobs(
         &self,
         after: Option<u64>,
         limit: usize,
@@ -271,7 +226,7 @@ impl SledStore {
         let start = after.map_or(0, |a| a.saturating_add(1));
         let mut out = Vec::new();
         for kv in self.dead.range(seq_key(start)..).take(limit) {
-            let id = read_u64(&kv?.0).unwrap_or_default();
+            let id = read_u64(&kv.map_err(engine_error)?.0).unwrap_or_default();
             if let Some(job) = self.job(id)? {
                 out.push((id, job));
             }
@@ -281,16 +236,16 @@ impl SledStore {
 
     /// Puts a dead job back in the queue, due at `now_ms`, its attempt count kept: with the
     /// count at the policy's limit, the requeued job gets one more attempt before it is dead again.
-    pub fn retry_dead(&self, id: u64, now_ms: u64) -> Result<JobV1, QueueError> {
+    pub(crate) fn retry_dead(&self, id: u64, now_ms: u64) -> Result<JobV1, QueueError> {
         let result = (&self.jobs, &self.due, &self.dead).transaction(|(jobs, due, dead)| {
             let Some(raw) = jobs.get(seq_key(id))? else {
                 return abort(QueueError::JobNotFound(id));
             };
             let mut job = decode_job(id, &raw).or_else(abort)?;
-            if !matches!(job.state, JobState::Dead { .. }) {
+            if !matches!(job.state, JobStateV1::Dead { .. }) {
                 return abort(QueueError::NotDead(id));
             }
-            job.state = JobState::Pending;
+            job.state = JobStateV1::Pending;
             job.next_attempt_at_ms = now_ms;
             dead.remove(&seq_key(id))?;
             due.insert(&due_key(now_ms, id), &[][..])?;
@@ -305,7 +260,7 @@ impl SledStore {
 
     /// New jobs delivering event `seq` again to `targets`, created and due at `now_ms` (so
     /// their age limit counts from now). Returns their ids.
-    pub fn replay(
+    pub(crate) fn replay(
         &self,
         seq: u64,
         targets: &[Arc<str>],
@@ -316,9 +271,9 @@ impl SledStore {
         }
         let ids = targets
             .iter()
-            .map(|_| self.db().generate_id())
+            .map(|_| self.db.generate_id())
             .collect::<Result<Vec<_>, _>>()
-            .map_err(StoreError::from)?;
+            .map_err(engine_error)?;
         let result =
             (&self.jobs, &self.due, &self.event_jobs).transaction(|(jobs, due, event_jobs)| {
                 for (id, target) in ids.iter().zip(targets) {
@@ -337,7 +292,7 @@ impl SledStore {
     }
 
     /// Events in sequence order, starting after `after`, at most `limit`.
-    pub fn events_page(
+    pub(crate) fn events_page(
         &self,
         after: Option<u64>,
         limit: usize,
@@ -347,7 +302,7 @@ impl SledStore {
             .range(seq_key(start)..)
             .take(limit)
             .map(|kv| {
-                let (k, v) = kv?;
+                let (k, v) = kv.map_err(engine_error)?;
                 let seq = read_u64(&k).unwrap_or_default();
                 Ok((seq, decode_event(seq, &v)?))
             })
@@ -355,7 +310,7 @@ impl SledStore {
     }
 
     /// An event with its jobs and their attempts.
-    pub fn event_detail(&self, seq: u64) -> Result<Option<EventDetail>, StoreError> {
+    pub(crate) fn event_detail(&self, seq: u64) -> Result<Option<EventDetail>, StoreError> {
         let Some(event) = self.event(seq)? else {
             return Ok(None);
         };
@@ -365,16 +320,15 @@ impl SledStore {
             .map(|(id, job)| {
                 Ok(JobDetail {
                     id,
-                    job,
-                    attempts: self.attempts_of(id)?,
+                    job: job.into(),
+                    attempts: self.attempts_of(id)?.into_iter().map(Into::into).collect(),
                 })
             })
             .collect::<Result<_, StoreError>>()?;
-        Ok(Some(EventDetail { seq, event, jobs }))
-    }
-
-    /// How many jobs are in the queue (due now or later, including those in flight).
-    pub fn queued_count(&self) -> usize {
-        self.due.len()
+        Ok(Some(EventDetail {
+            seq,
+            event: event.into(),
+            jobs,
+        }))
     }
 }

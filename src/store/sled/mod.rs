@@ -1,15 +1,33 @@
-//! The sled implementation of [`Store`]. Trees: `events` (seq -> event), `bodies` (seq+chunk ->
+//! The sled engine: every store trait implemented on sled 0.34, on-disk format v1. Trees: `events` (seq -> event), `bodies` (seq+chunk ->
 //! bytes), `dedup` (endpoint\0id -> seq+time), `jobs` (job id -> job), `due` (time+job id, the
 //! dispatcher's queue), `event_jobs` (seq+job id -> empty: an event's jobs), `attempts` (job
 //! id+attempt no -> attempt), `dead` (job id -> empty, the dead-letter list). Every accept of the
 //! ingress goes through the ingest writer (`ingest_writer`: batched transactions, one fsync per
-//! batch); durability comes from that thread, never from sled alone.
+//! batch); durability comes from that thread, never from sled alone. The trait methods
+//! (`seam`) run the engine's blocking calls on tokio's blocking pool; claims are leases kept in
+//! memory (`leases`): one process owns a sled store, so a lease dies with it and its job is due
+//! again at the next start.
+//!
+//! No sled type leaves this module.
 
-use super::accept_batch::{no_fault, write_batch, IngestTrees, PreparedAccept};
-use super::ingest_writer::{stopped, CommitStats, IngestWriter, WriterParts};
+mod accept_batch;
+pub mod ingest_writer;
+mod job_counts;
+mod queue;
+mod records;
+mod retention;
+mod seam;
+
+pub use ingest_writer::CommitStats;
+pub use retention::PRUNE_BATCH;
+
+use self::accept_batch::{no_fault, write_batch, IngestTrees, PreparedAccept};
+use self::ingest_writer::{stopped, IngestWriter, WriterParts};
+use self::job_counts::JobCounts;
+use self::records::*;
+use super::leases::Leases;
 use super::quota::{free_space, DiskUsage, SpaceLimits};
-use super::records::*;
-use super::{AcceptOutcome, NewEvent, Store, StoreError};
+use super::{AcceptOutcome, NewEvent, StoreCounts, StoreError};
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use std::path::Path;
@@ -24,6 +42,8 @@ pub const COMMIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// backlog under 150 MiB.
 pub const DEFAULT_CACHE_SIZE: u64 = 32 << 20;
 
+/// A sled store. Cloning it clones handles: every clone is the same store.
+#[derive(Clone)]
 pub struct SledStore {
     db: sled::Db,
     pub(crate) events: sled::Tree,
@@ -37,12 +57,14 @@ pub struct SledStore {
     /// Notified after each accepted event (and each requeue), so the dispatcher wakes at once.
     pub(crate) wake: Arc<tokio::sync::Notify>,
     /// Pending and dead jobs per target, for the metrics (seeded at open, moved by each change).
-    pub job_counts: Arc<crate::metrics::JobCounts>,
+    pub(crate) job_counts: Arc<JobCounts>,
+    /// Claims in force (this process's dispatcher holds them).
+    pub(crate) leases: Arc<Leases>,
     dedup_ttl_ms: u64,
-    writer: IngestWriter,
-    usage: DiskUsage,
-    free: DiskUsage,
-    dir: std::path::PathBuf,
+    writer: Arc<IngestWriter>,
+    usage: Arc<DiskUsage>,
+    free: Arc<DiskUsage>,
+    dir: Arc<Path>,
 }
 
 impl SledStore {
@@ -59,18 +81,18 @@ impl SledStore {
         cache_size: u64,
     ) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir)
-            .map_err(|e| StoreError::Storage(format!("cannot create {}: {e}", dir.display())))?;
+            .map_err(|e| StoreError::caused(format!("cannot create {}", dir.display()), e))?;
         let db = sled::Config::new()
             .path(dir)
             .mode(sled::Mode::HighThroughput)
             .cache_capacity(cache_size)
             .open()
             .map_err(|e| {
-                StoreError::Storage(format!("cannot open the store in {}: {e}", dir.display()))
+                StoreError::caused(format!("cannot open the store in {}", dir.display()), e)
             })?;
-        let trees = IngestTrees::open(&db)?;
+        let trees = IngestTrees::open(&db).map_err(engine_error)?;
         let wake = Arc::new(tokio::sync::Notify::new());
-        let job_counts = Arc::new(crate::metrics::JobCounts::default());
+        let job_counts = Arc::new(JobCounts::default());
         let dedup_ttl_ms = dedup_ttl.as_millis() as u64;
         let parts = WriterParts {
             db: db.clone(),
@@ -80,7 +102,7 @@ impl SledStore {
             wake: wake.clone(),
         };
         let writer = IngestWriter::start(parts, &dir.join("db"))
-            .map_err(|e| StoreError::Storage(format!("cannot open sled's log file: {e}")))?;
+            .map_err(|e| StoreError::caused("cannot open sled's log file", e))?;
         let store = Self {
             events: trees.events,
             bodies: trees.bodies,
@@ -88,16 +110,17 @@ impl SledStore {
             jobs: trees.jobs,
             due: trees.due,
             event_jobs: trees.event_jobs,
-            attempts: db.open_tree("attempts")?,
-            dead: db.open_tree("dead")?,
+            attempts: db.open_tree("attempts").map_err(engine_error)?,
+            dead: db.open_tree("dead").map_err(engine_error)?,
             wake,
             job_counts,
+            leases: Arc::new(Leases::default()),
             db,
             dedup_ttl_ms,
-            writer,
-            usage: DiskUsage::default(),
-            free: DiskUsage::default(),
-            dir: dir.to_path_buf(),
+            writer: Arc::new(writer),
+            usage: Arc::default(),
+            free: Arc::default(),
+            dir: Arc::from(dir),
         };
         store.seed_job_counts()?;
         Ok(store)
@@ -106,38 +129,40 @@ impl SledStore {
     /// One scan of the job records at open: the counts the metrics then keep up to date.
     fn seed_job_counts(&self) -> Result<(), StoreError> {
         for kv in self.jobs.iter() {
-            let (k, v) = kv?;
+            let (k, v) = kv.map_err(engine_error)?;
             let id = read_u64(&k).unwrap_or_default();
             let job = decode_job(id, &v)?;
             match job.state {
-                JobState::Pending => self.job_counts.add(&job.target, 1, 0),
-                JobState::Dead { .. } => self.job_counts.add(&job.target, 0, 1),
-                JobState::Delivered { .. } => {}
+                JobStateV1::Pending => self.job_counts.add(&job.target, 1, 0),
+                JobStateV1::Dead { .. } => self.job_counts.add(&job.target, 0, 1),
+                JobStateV1::Delivered { .. } => {}
             }
         }
         Ok(())
     }
 
-    /// Gives the group-commit thread the application's metrics (batch sizes).
-    pub fn attach_metrics(&self, metrics: Arc<crate::metrics::Metrics>) {
-        let _ = self.writer.stats.metrics.set(metrics);
+    /// Reports each group commit's size (requests served by one transaction and one fsync).
+    pub fn observe_commits(&self, observe: Box<dyn Fn(usize) + Send + Sync>) {
+        let _ = self.writer.stats.observer.set(observe);
     }
 
     pub fn commit_stats(&self) -> Arc<CommitStats> {
         self.writer.stats.clone()
     }
 
-    pub fn event(&self, seq: u64) -> Result<Option<EventV1>, StoreError> {
+    pub(crate) fn event(&self, seq: u64) -> Result<Option<EventV1>, StoreError> {
         self.events
-            .get(seq_key(seq))?
+            .get(seq_key(seq))
+            .map_err(engine_error)?
             .map(|v| decode_event(seq, &v))
             .transpose()
     }
 
+    /// The event's body (empty if it is gone).
     pub fn body(&self, seq: u64) -> Result<Vec<u8>, StoreError> {
         let mut body = Vec::new();
         for chunk in self.bodies.scan_prefix(seq_key(seq)) {
-            body.extend_from_slice(&chunk?.1);
+            body.extend_from_slice(&chunk.map_err(engine_error)?.1);
         }
         Ok(body)
     }
@@ -146,34 +171,19 @@ impl SledStore {
     pub fn find_event(&self, endpoint: &str, event_id: &str) -> Result<Option<u64>, StoreError> {
         Ok(self
             .dedup
-            .get(dedup_key(endpoint, event_id))?
+            .get(dedup_key(endpoint, event_id))
+            .map_err(engine_error)?
             .and_then(|v| parse_dedup_value(&v))
             .map(|(seq, _)| seq))
     }
 
-    pub fn event_count(&self) -> usize {
-        self.events.len()
-    }
-
-    /// Every job with its id.
-    pub fn jobs(&self) -> Result<Vec<(u64, JobV1)>, StoreError> {
-        self.jobs
-            .iter()
-            .map(|kv| {
-                let (k, v) = kv?;
-                let id = read_u64(&k).unwrap_or_default();
-                Ok((id, decode_job(id, &v)?))
-            })
-            .collect()
-    }
-
     /// The jobs of one event, in id order (through the `event_jobs` index).
-    pub fn jobs_of(&self, seq: u64) -> Result<Vec<(u64, JobV1)>, StoreError> {
+    pub(crate) fn jobs_of(&self, seq: u64) -> Result<Vec<(u64, JobV1)>, StoreError> {
         let mut out = Vec::new();
         for kv in self.event_jobs.scan_prefix(seq_key(seq)) {
-            let (k, _) = kv?;
+            let (k, _) = kv.map_err(engine_error)?;
             let id = read_u64(&k[8..]).unwrap_or_default();
-            if let Some(v) = self.jobs.get(seq_key(id))? {
+            if let Some(v) = self.jobs.get(seq_key(id)).map_err(engine_error)? {
                 out.push((id, decode_job(id, &v)?));
             }
         }
@@ -181,17 +191,18 @@ impl SledStore {
     }
 
     /// Removes dedup markers older than the window; returns how many.
-    pub fn prune_dedup(&self, now_ms: u64) -> Result<usize, StoreError> {
+    pub(crate) fn prune_dedup(&self, now_ms: u64) -> Result<usize, StoreError> {
         let mut removed = 0;
         for kv in self.dedup.iter() {
-            let (k, v) = kv?;
+            let (k, v) = kv.map_err(engine_error)?;
             if parse_dedup_value(&v)
                 .is_some_and(|(_, at)| at.saturating_add(self.dedup_ttl_ms) <= now_ms)
             {
                 // Only remove if unchanged since read (a new acceptance may have replaced it).
                 let _ = self
                     .dedup
-                    .compare_and_swap(k, Some(v), None as Option<&[u8]>)?;
+                    .compare_and_swap(k, Some(v), None as Option<&[u8]>)
+                    .map_err(engine_error)?;
                 removed += 1;
             }
         }
@@ -206,15 +217,51 @@ impl SledStore {
             .unwrap_or(0)
     }
 
-    pub fn db(&self) -> &sled::Db {
-        &self.db
+    /// The store's size on disk measured now, not cached.
+    pub fn size_on_disk_now(&self) -> Result<u64, StoreError> {
+        self.db.size_on_disk().map_err(engine_error)
     }
+
+    /// Writes sled's buffers out (not an fsync: see [`SledStore::durable`]).
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map(drop).map_err(engine_error)
+    }
+
+    /// How many events, jobs and queued jobs the store holds.
+    pub fn counts(&self) -> StoreCounts {
+        StoreCounts {
+            events: self.events.len(),
+            jobs: self.jobs.len(),
+            queued: self.due.len(),
+        }
+    }
+}
+
+impl SledStore {
+    /// Bytes of every key and value in every tree: the logical size the data takes, to compare
+    /// with the size on disk (the soak's space amplification).
+    pub fn logical_size(&self) -> Result<u64, StoreError> {
+        let mut bytes = 0u64;
+        for name in self.db.tree_names() {
+            let tree = self.db.open_tree(&name).map_err(engine_error)?;
+            for kv in tree.iter() {
+                let (k, v) = kv.map_err(engine_error)?;
+                bytes += (k.len() + v.len()) as u64;
+            }
+        }
+        Ok(bytes)
+    }
+}
+
+/// A sled error as a store error, its cause kept.
+pub(crate) fn engine_error(e: sled::Error) -> StoreError {
+    StoreError::caused("sled", e)
 }
 
 impl SledStore {
     /// Stores one event in its own transaction, outside the ingest writer, and does NOT wait for
     /// it to be durable (call [`SledStore::durable`]). For tools, tests and benchmarks that fill a
-    /// store; the ingress uses [`Store::accept_durable`].
+    /// store; the ingress uses `IngestStore::accept_durable`.
     pub fn accept(&self, ev: NewEvent<'_>) -> Result<AcceptOutcome, StoreError> {
         let prepared = PreparedAccept::prepare(&self.db, ev)?;
         let outcome = write_batch(
@@ -234,7 +281,7 @@ impl SledStore {
     }
 
     /// Resolves once every write made before the call is durable on disk; gives up after
-    /// [`COMMIT_TIMEOUT`] like [`Store::accept_durable`].
+    /// [`COMMIT_TIMEOUT`] like `IngestStore::accept_durable`.
     pub fn durable(&self) -> BoxFuture<'static, Result<(), StoreError>> {
         let wait = self.writer.sync();
         async move {
@@ -263,19 +310,19 @@ async fn within_commit_timeout<T>(
 ) -> Result<T, StoreError> {
     match tokio::time::timeout(COMMIT_TIMEOUT, wait).await {
         Ok(answer) => answer,
-        Err(_) => Err(StoreError::Storage(format!(
+        Err(_) => Err(StoreError::storage(format!(
             "the write was not made durable within {COMMIT_TIMEOUT:?}"
         ))),
     }
 }
 
-impl Store for SledStore {
-    fn accept_durable(
+impl SledStore {
+    pub(crate) fn accept_through_writer(
         &self,
         ev: NewEvent<'_>,
     ) -> BoxFuture<'static, Result<AcceptOutcome, StoreError>> {
         // Space checks (quota, free space) run before this, in the pipeline through
-        // `Store::check_space`: nothing refused is handed to the writer.
+        // `IngestStore::check_space`: nothing refused is handed to the writer.
         let written = PreparedAccept::prepare(&self.db, ev).map(|ev| self.writer.accept(ev));
         async move {
             match written {
@@ -291,7 +338,7 @@ impl Store for SledStore {
         .boxed()
     }
 
-    fn check_space(&self, limits: SpaceLimits) -> Result<(), StoreError> {
+    pub(crate) fn space_check(&self, limits: SpaceLimits) -> Result<(), StoreError> {
         if let Some(limit) = limits.max_size {
             let used = self.size_on_disk();
             if used >= limit {

@@ -11,7 +11,8 @@
 //! so each pass reads only the old end of the store (plus old events still pending).
 
 use super::records::*;
-use super::{SledStore, StoreError};
+use super::{engine_error, SledStore};
+use crate::store::{PruneReport, StoreError};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 use std::time::Duration;
@@ -21,16 +22,6 @@ pub const PRUNE_BATCH: usize = 64;
 /// How far past the cutoff the scan still looks for older events before it stops: more than
 /// any request takes between its arrival time and its sequence number.
 pub const ORDER_SLACK: Duration = Duration::from_secs(600);
-
-/// What one retention pass removed (and kept).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PruneReport {
-    pub events: u64,
-    pub jobs: u64,
-    pub attempts: u64,
-    /// Events older than the cutoff kept because a job is still pending.
-    pub kept_pending: u64,
-}
 
 /// An old event whose jobs were all finished when read, with the keys to remove.
 struct Candidate {
@@ -43,7 +34,11 @@ struct Candidate {
 impl SledStore {
     /// Prunes finished events accepted before `cutoff_ms` (unix ms), `batch` events per
     /// transaction.
-    pub fn prune_finished(&self, cutoff_ms: u64, batch: usize) -> Result<PruneReport, StoreError> {
+    pub(crate) fn prune_finished(
+        &self,
+        cutoff_ms: u64,
+        batch: usize,
+    ) -> Result<PruneReport, StoreError> {
         let stop_at = cutoff_ms.saturating_add(ORDER_SLACK.as_millis() as u64);
         let mut report = PruneReport::default();
         let mut after = None;
@@ -78,15 +73,16 @@ impl SledStore {
         let mut jobs = Vec::new();
         for (id, job) in self.jobs_of(seq)? {
             let dead = match job.state {
-                JobState::Pending => return Ok(None),
-                JobState::Dead { .. } => true,
-                JobState::Delivered { .. } => false,
+                JobStateV1::Pending => return Ok(None),
+                JobStateV1::Dead { .. } => true,
+                JobStateV1::Delivered { .. } => false,
             };
             let attempts = self
                 .attempts
                 .scan_prefix(seq_key(id))
                 .keys()
-                .collect::<Result<Vec<_>, _>>()?;
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(engine_error)?;
             jobs.push((id, job.target, dead, attempts));
         }
         Ok(Some(Candidate {
@@ -118,7 +114,7 @@ impl SledStore {
                                 decode_job(*id, &raw)
                                     .map_err(ConflictableTransactionError::Abort)?
                                     .state
-                                    != JobState::Pending
+                                    != JobStateV1::Pending
                             }
                             None => true,
                         };
@@ -144,7 +140,7 @@ impl SledStore {
             });
         let removed = result.map_err(|e| match e {
             TransactionError::Abort(e) => e,
-            TransactionError::Storage(e) => e.into(),
+            TransactionError::Storage(e) => engine_error(e),
         })?;
         for c in removed {
             report.events += 1;
@@ -162,8 +158,9 @@ impl SledStore {
 
 #[cfg(test)]
 mod tests {
+    //! What the conformance suite cannot see: batches, and a retry racing a pass.
     use super::*;
-    use crate::store::{AttemptV1, JobTransition, NewEvent, ScanPick};
+    use crate::store::{Attempt, ClaimRequest, JobTransition, NewEvent};
     use std::sync::Arc;
 
     fn store() -> (tempfile::TempDir, SledStore) {
@@ -195,11 +192,16 @@ mod tests {
 
     /// Records one attempt for every job of `seq` that ends it as `transition`.
     fn finish(store: &SledStore, seq: u64, transition: JobTransition) {
-        let (due, _) = store
-            .due_jobs(u64::MAX - 1, 1000, &|_| false, &mut |_| ScanPick::Take)
+        let claimed = store
+            .claim_due(&ClaimRequest {
+                now_ms: u64::MAX - 1,
+                lease: Duration::from_secs(60),
+                free: [(Arc::from("t"), 1000)].into(),
+                limit: 1000,
+            })
             .unwrap();
-        for job in due.into_iter().filter(|d| d.job.event_seq == seq) {
-            let attempt = AttemptV1 {
+        for job in claimed.jobs.into_iter().filter(|c| c.job.event_seq == seq) {
+            let attempt = Attempt {
                 attempt: 0,
                 at_ms: 1,
                 latency_ms: 1,
@@ -213,56 +215,6 @@ mod tests {
         }
     }
 
-    fn dead() -> JobTransition {
-        JobTransition::Dead {
-            reason: "HTTP 400".into(),
-        }
-    }
-
-    #[test]
-    fn old_finished_events_go_with_everything_they_own_and_others_stay() {
-        let (_dir, store) = store();
-        let delivered = accept(&store, "a", 1_000, &["t", "u"]);
-        finish(&store, delivered, JobTransition::Delivered);
-        let died = accept(&store, "b", 1_000, &["t"]);
-        finish(&store, died, dead());
-        let pending = accept(&store, "c", 1_000, &["t"]);
-        let recent = accept(&store, "d", 10_000, &["t"]);
-        finish(&store, recent, JobTransition::Delivered);
-        assert_eq!(store.job_counts.of("t").dead, 1);
-
-        let report = store.prune_finished(5_000, PRUNE_BATCH).unwrap();
-        assert_eq!(
-            report,
-            PruneReport {
-                events: 2,
-                jobs: 3,
-                attempts: 3,
-                kept_pending: 1
-            }
-        );
-        for gone in [delivered, died] {
-            assert!(store.event(gone).unwrap().is_none());
-            assert!(store.body(gone).unwrap().is_empty());
-            assert!(store.jobs_of(gone).unwrap().is_empty());
-        }
-        assert_eq!(store.dead_jobs(None, 10).unwrap(), vec![]);
-        assert_eq!(store.job_counts.of("t").dead, 0);
-        assert_eq!(
-            store.jobs().unwrap().len(),
-            2,
-            "the pending and the recent job"
-        );
-        assert!(store.event(pending).unwrap().is_some());
-        assert!(store.event(recent).unwrap().is_some());
-        assert_eq!(store.attempts.len(), 1, "only the recent event's attempt");
-        assert_eq!(
-            store.find_event("in", "a").unwrap(),
-            Some(delivered),
-            "dedup stays"
-        );
-    }
-
     #[test]
     fn a_backlog_larger_than_a_batch_is_pruned_in_one_pass() {
         let (_dir, store) = store();
@@ -273,15 +225,23 @@ mod tests {
         }
         let report = store.prune_finished(5_000, PRUNE_BATCH).unwrap();
         assert_eq!(report.events, n as u64);
-        assert_eq!(store.event_count(), 0);
+        assert_eq!(store.counts().events, 0);
         assert_eq!(store.bodies.len(), 0);
+        assert_eq!(store.attempts.len(), 0);
     }
 
     #[test]
     fn a_dead_letter_retried_after_it_was_read_keeps_its_event() {
         let (_dir, store) = store();
         let seq = accept(&store, "a", 1_000, &["t"]);
-        finish(&store, seq, dead());
+        finish(
+            &store,
+            seq,
+            JobTransition::Dead {
+                reason: "HTTP 400".into(),
+            },
+        );
+        assert_eq!(store.job_counts.of("t").dead, 1);
         let event = store.event(seq).unwrap().unwrap();
         let candidate = store.candidate(seq, &event).unwrap().expect("finished");
         let (job_id, _) = store.jobs_of(seq).unwrap()[0];

@@ -2,7 +2,8 @@
 //! version, so a later release can read what an earlier one wrote. Keys are big-endian integers
 //! so that sled's ordering is numeric ordering.
 
-use super::StoreError;
+use crate::store::model::{Attempt, Event, Job, JobState};
+use crate::store::StoreError;
 use serde::{Deserialize, Serialize};
 
 /// An accepted event. The body is kept apart, in chunks (see `BODY_CHUNK`).
@@ -34,13 +35,13 @@ pub struct JobV1 {
     pub event_seq: u64,
     pub target: String,
     pub created_at_ms: u64,
-    pub state: JobState,
+    pub state: JobStateV1,
     pub attempts: u32,
     pub next_attempt_at_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum JobState {
+pub enum JobStateV1 {
     Pending,
     Delivered { at_ms: u64 },
     Dead { at_ms: u64, reason: String },
@@ -62,12 +63,9 @@ pub struct AttemptV1 {
     pub status: Option<u16>,
     /// Why the attempt failed (transport error, status, redirect), if it did.
     pub error: Option<String>,
-    /// The first [`ATTEMPT_BODY_LIMIT`] bytes of the response body.
+    /// The first [`crate::store::ATTEMPT_BODY_LIMIT`] bytes of the response body.
     pub response_body: Vec<u8>,
 }
-
-/// How much of a target's response body an attempt record keeps.
-pub const ATTEMPT_BODY_LIMIT: usize = 1024;
 
 /// Bodies are stored in chunks no larger than this, well under sled's threshold for moving a
 /// value to a separate blob file (segment size / 4 = 128 KiB by default). Blob files are written
@@ -85,14 +83,83 @@ pub fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, postcard::Er
 pub fn decode_event(seq: u64, bytes: &[u8]) -> Result<EventV1, StoreError> {
     match decode::<StoredEvent>(bytes) {
         Ok(StoredEvent::V1(e)) => Ok(e),
-        Err(e) => Err(StoreError::Corrupt(format!("event {seq}: {e}"))),
+        Err(e) => Err(corrupt(format!("event {seq}"), e)),
     }
 }
 
 pub fn decode_job(id: u64, bytes: &[u8]) -> Result<JobV1, StoreError> {
     match decode::<StoredJob>(bytes) {
         Ok(StoredJob::V1(j)) => Ok(j),
-        Err(e) => Err(StoreError::Corrupt(format!("job {id}: {e}"))),
+        Err(e) => Err(corrupt(format!("job {id}"), e)),
+    }
+}
+
+pub fn corrupt(what: String, e: postcard::Error) -> StoreError {
+    StoreError::Corrupt {
+        what,
+        cause: Some(std::sync::Arc::new(e)),
+    }
+}
+
+impl From<EventV1> for Event {
+    fn from(e: EventV1) -> Self {
+        Event {
+            endpoint: e.endpoint,
+            event_id: e.event_id,
+            event_type: e.event_type,
+            received_at_ms: e.received_at_ms,
+            headers: e.headers,
+            body_len: e.body_len,
+        }
+    }
+}
+
+impl From<JobStateV1> for JobState {
+    fn from(s: JobStateV1) -> Self {
+        match s {
+            JobStateV1::Pending => JobState::Pending,
+            JobStateV1::Delivered { at_ms } => JobState::Delivered { at_ms },
+            JobStateV1::Dead { at_ms, reason } => JobState::Dead { at_ms, reason },
+        }
+    }
+}
+
+impl From<JobV1> for Job {
+    fn from(j: JobV1) -> Self {
+        Job {
+            event_seq: j.event_seq,
+            target: j.target,
+            created_at_ms: j.created_at_ms,
+            state: j.state.into(),
+            attempts: j.attempts,
+            next_attempt_at_ms: j.next_attempt_at_ms,
+        }
+    }
+}
+
+impl From<AttemptV1> for Attempt {
+    fn from(a: AttemptV1) -> Self {
+        Attempt {
+            attempt: a.attempt,
+            at_ms: a.at_ms,
+            latency_ms: a.latency_ms,
+            status: a.status,
+            error: a.error,
+            response_body: a.response_body,
+        }
+    }
+}
+
+impl From<Attempt> for AttemptV1 {
+    fn from(a: Attempt) -> Self {
+        AttemptV1 {
+            attempt: a.attempt,
+            at_ms: a.at_ms,
+            latency_ms: a.latency_ms,
+            status: a.status,
+            error: a.error,
+            response_body: a.response_body,
+        }
     }
 }
 
@@ -102,7 +169,7 @@ pub fn pending_job(event_seq: u64, target: &str, now_ms: u64) -> Vec<u8> {
         event_seq,
         target: target.to_string(),
         created_at_ms: now_ms,
-        state: JobState::Pending,
+        state: JobStateV1::Pending,
         attempts: 0,
         next_attempt_at_ms: now_ms,
     }))

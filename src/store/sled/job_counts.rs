@@ -4,15 +4,9 @@
 //! operation that changes a job's state (accept, record an attempt, retry a dead letter, replay,
 //! retention). The store is the only writer; metrics read a snapshot.
 
+use crate::store::model::TargetJobs;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-
-/// Pending and dead job counts of one target.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TargetJobs {
-    pub pending: i64,
-    pub dead: i64,
-}
 
 #[derive(Debug, Default)]
 pub struct JobCounts {
@@ -36,6 +30,7 @@ impl JobCounts {
         map.iter().map(|(k, v)| (k.clone(), *v)).collect()
     }
 
+    #[cfg(test)]
     pub fn of(&self, target: &str) -> TargetJobs {
         let map = self.by_target.lock().unwrap_or_else(|p| p.into_inner());
         map.get(target).copied().unwrap_or_default()

@@ -11,8 +11,8 @@
 //! everything written before it is on disk.
 
 use super::accept_batch::{no_fault, write_batch, FaultHook, IngestTrees, PreparedAccept};
-use super::{AcceptOutcome, StoreError};
-use crate::metrics::JobCounts;
+use super::job_counts::JobCounts;
+use crate::store::{AcceptOutcome, StoreError};
 use std::fs::File;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,13 +31,13 @@ enum Request {
 }
 
 /// Counters for benchmarks and metrics.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct CommitStats {
     pub batches: AtomicU64,
     pub waiters: AtomicU64,
     pub failures: AtomicU64,
-    /// The application's metrics, once attached: each batch's size is observed there.
-    pub metrics: std::sync::OnceLock<Arc<crate::metrics::Metrics>>,
+    /// Told each batch's size, once set (the application's metrics).
+    pub observer: std::sync::OnceLock<Box<dyn Fn(usize) + Send + Sync>>,
 }
 
 /// What the writer thread needs besides the trees.
@@ -92,8 +92,8 @@ impl IngestWriter {
                     thread_stats
                         .waiters
                         .fetch_add(size as u64, Ordering::Relaxed);
-                    if let Some(metrics) = thread_stats.metrics.get() {
-                        metrics.commit_batch(size);
+                    if let Some(observe) = thread_stats.observer.get() {
+                        observe(size);
                     }
                     match result {
                         Ok(outcomes) => {
@@ -157,7 +157,7 @@ impl IngestWriter {
 }
 
 pub(crate) fn stopped() -> StoreError {
-    StoreError::Storage("the ingest writer has stopped".into())
+    StoreError::storage("the ingest writer has stopped")
 }
 
 /// One batch: the transaction, the counts of what it stored, then flush + fdatasync.
@@ -183,9 +183,9 @@ fn commit(
     parts
         .db
         .flush()
-        .map_err(|e| StoreError::Storage(format!("flush: {e}")))?;
+        .map_err(|e| StoreError::caused("flush", e))?;
     file.sync_data()
-        .map_err(|e| StoreError::Storage(format!("fdatasync: {e}")))?;
+        .map_err(|e| StoreError::caused("fdatasync", e))?;
     Ok(outcomes)
 }
 
@@ -203,7 +203,7 @@ impl Drop for IngestWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{NewEvent, SledStore, Store};
+    use crate::store::{IngestStore, NewEvent, SledStore};
     use std::time::Duration;
 
     fn event<'a>(id: &'a str, targets: &'a [Arc<str>]) -> NewEvent<'a> {
@@ -259,7 +259,7 @@ mod tests {
         for (id, seq) in duplicates {
             assert_eq!(accepted[&id], seq, "a duplicate points at the first copy");
         }
-        assert_eq!(store.event_count(), 20);
+        assert_eq!(store.counts().events, 20);
         assert_eq!(store.job_counts.of("t").pending, 20);
         let stats = store.commit_stats();
         assert_eq!(stats.waiters.load(Ordering::Relaxed), 60);
@@ -279,7 +279,7 @@ mod tests {
             wake: Default::default(),
         };
         // Every event is written into the transaction, then the batch fails at its last one.
-        let fail = Box::new(|_: usize| Err(StoreError::Storage("No space left on device".into())));
+        let fail = Box::new(|_: usize| Err(StoreError::storage("No space left on device")));
         let writer = IngestWriter::start_with_fault(parts, &dir.path().join("db"), fail).unwrap();
         let targets: Vec<Arc<str>> = vec!["t".into()];
         let replies: Vec<_> = (0..10)
@@ -289,10 +289,8 @@ mod tests {
             })
             .collect();
         for reply in replies {
-            assert_eq!(
-                reply.await.unwrap(),
-                Err(StoreError::Storage("No space left on device".into()))
-            );
+            let err = reply.await.unwrap().expect_err("the batch failed");
+            assert_eq!(err.to_string(), "storage failure: No space left on device");
         }
         for tree in trees.all() {
             assert!(tree.is_empty());

@@ -7,7 +7,7 @@
 //! the same batch are one `Accepted` and one `Duplicate`.
 
 use super::records::*;
-use super::{AcceptOutcome, NewEvent, StoreError};
+use crate::store::{AcceptOutcome, NewEvent, StoreError};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 use std::collections::HashMap;
@@ -27,7 +27,7 @@ pub(crate) struct PreparedAccept {
 
 impl PreparedAccept {
     pub(crate) fn prepare(db: &sled::Db, ev: NewEvent<'_>) -> Result<Self, StoreError> {
-        let seq = db.generate_id()?;
+        let seq = db.generate_id().map_err(super::engine_error)?;
         let body_chunks = ev.body.len().div_ceil(BODY_CHUNK) as u32;
         let event = encode(&StoredEvent::V1(EventV1 {
             endpoint: ev.endpoint.to_string(),
@@ -47,7 +47,8 @@ impl PreparedAccept {
                     pending_job(seq, target, ev.received_at_ms),
                 ))
             })
-            .collect::<Result<Vec<_>, sled::Error>>()?;
+            .collect::<Result<Vec<_>, sled::Error>>()
+            .map_err(super::engine_error)?;
         Ok(Self {
             seq,
             dedup_key: dedup_key(ev.endpoint, ev.event_id),
@@ -165,7 +166,7 @@ pub(crate) fn write_batch(
         });
     result.map_err(|e| match e {
         TransactionError::Abort(e) => e,
-        TransactionError::Storage(e) => e.into(),
+        TransactionError::Storage(e) => super::engine_error(e),
     })
 }
 
@@ -232,13 +233,13 @@ mod tests {
         let batch = vec![prepared(&db, "a", &big), prepared(&db, "b", b"{}")];
         let fail_second = |i: usize| {
             if i == 1 {
-                Err(StoreError::Storage("No space left on device".into()))
+                Err(StoreError::storage("No space left on device"))
             } else {
                 Ok(())
             }
         };
         let err = write_batch(&t, &batch, 60_000, &fail_second).unwrap_err();
-        assert_eq!(err, StoreError::Storage("No space left on device".into()));
+        assert_eq!(err.to_string(), "storage failure: No space left on device");
         for tree in t.all() {
             assert!(
                 tree.is_empty(),

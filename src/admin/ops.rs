@@ -158,3 +158,126 @@ pub async fn replay(
             .collect(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    //! The operations on the in-memory engine: no HTTP, no disk.
+    use super::*;
+    use crate::config::MapEnvironment;
+    use crate::store::{
+        ClaimRequest, JobState, JobTransition, MemoryStore, NewEvent, RecordOutcome,
+    };
+    use std::time::Duration;
+
+    const YAML: &str = r#"
+admin: { listen: "off" }
+targets:
+  a: { url: "http://127.0.0.1:9/a" }
+  b: { url: "http://127.0.0.1:9/b" }
+endpoints:
+  - path: /in
+    name: in
+    verify: { algorithm: token-equals, signature: { from: "header:X-Token" }, secrets: [{ env: T }] }
+    event: { id: "json:$.id", type: "json:$.type" }
+    rules:
+      - { match: { type: big }, forward: [a, b] }
+      - { match: { type: small }, forward: [a] }
+"#;
+
+    fn config() -> Config {
+        let env = MapEnvironment::default().with("T", "t");
+        crate::config::load_str(YAML, std::path::Path::new("."), &env).unwrap()
+    }
+
+    async fn accept(store: &Stores, id: &str, kind: &str, to: &[&str]) -> u64 {
+        let to: Vec<Arc<str>> = to.iter().map(|t| Arc::from(*t)).collect();
+        let body = format!(r#"{{"id":"{id}","type":"{kind}"}}"#);
+        match store
+            .ingest
+            .accept_durable(NewEvent {
+                endpoint: "in",
+                event_id: id,
+                event_type: Some(kind),
+                received_at_ms: now_ms(),
+                headers: vec![],
+                body: body.as_bytes(),
+                targets: &to,
+            })
+            .await
+            .unwrap()
+        {
+            crate::store::AcceptOutcome::Accepted { event_seq, .. } => event_seq,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Claims every due job and records it dead.
+    async fn kill_all(store: &Stores) {
+        let claimed = store
+            .queue
+            .claim_due(ClaimRequest {
+                now_ms: now_ms() + 1,
+                lease: Duration::from_secs(60),
+                free: [(Arc::from("a"), 100), (Arc::from("b"), 100)].into(),
+                limit: 1000,
+            })
+            .await
+            .unwrap();
+        for c in claimed.jobs {
+            let attempt = crate::store::Attempt {
+                attempt: 0,
+                at_ms: now_ms(),
+                latency_ms: 1,
+                status: Some(410),
+                error: Some("HTTP 410".into()),
+                response_body: vec![],
+            };
+            let dead = JobTransition::Dead {
+                reason: "HTTP 410".into(),
+            };
+            let recorded = store.queue.record(c, attempt, dead).await.unwrap();
+            assert!(matches!(recorded, RecordOutcome::Recorded(_)));
+        }
+    }
+
+    #[tokio::test]
+    async fn retry_all_requeues_every_dead_letter() {
+        let store = Stores::of(Arc::new(MemoryStore::new(Duration::from_secs(60))));
+        for i in 0..3 {
+            accept(&store, &format!("e{i}"), "big", &["a", "b"]).await;
+        }
+        kill_all(&store).await;
+        assert_eq!(dead_letters(&store, None, 10).await.unwrap().len(), 6);
+        let view = retry_all(&store).await.unwrap();
+        assert_eq!(view.retried, 6);
+        assert!(dead_letters(&store, None, 10).await.unwrap().is_empty());
+        assert_eq!(store.events.counts().await.unwrap().queued, 6);
+    }
+
+    #[tokio::test]
+    async fn replay_routes_with_the_live_rules_or_to_one_named_target() {
+        let store = Stores::of(Arc::new(MemoryStore::new(Duration::from_secs(60))));
+        let config = config();
+        let seq = accept(&store, "e1", "big", &["a", "b"]).await;
+        let routed = replay(&store, &config, seq, None).await.unwrap();
+        let targets: Vec<&str> = routed.jobs.iter().map(|j| j.target.as_str()).collect();
+        assert_eq!(targets, ["a", "b"]);
+        let one = replay(&store, &config, seq, Some("b")).await.unwrap();
+        assert_eq!(one.jobs.len(), 1);
+        assert!(matches!(
+            replay(&store, &config, seq, Some("nope")).await,
+            Err(AdminError::UnknownTarget(_))
+        ));
+        let shown = show_event(&store, "in/e1").await.unwrap();
+        assert_eq!(shown.jobs.len(), 5);
+        let listed = list_events(&store, None, 10).await.unwrap();
+        assert_eq!(listed.len(), 1);
+        let job = store
+            .events
+            .job(routed.jobs[0].job_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(job.state, JobState::Pending);
+    }
+}

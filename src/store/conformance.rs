@@ -114,8 +114,19 @@ pub async fn dedup_window(fresh: Fresh<'_>) {
     );
     let again = accepted(&store, "e1", T0 + 10_000, &["t"]).await;
     assert_ne!(again, first, "past the window the id is new again");
-    assert_eq!(store.retention.prune_dedup(T0 + 10_000).await.unwrap(), 0);
-    assert_eq!(store.retention.prune_dedup(T0 + 20_000).await.unwrap(), 1);
+    assert_eq!(
+        store.events.find_event("in", "e1").await.unwrap(),
+        Some(again),
+        "the newest acceptance"
+    );
+    assert_eq!(
+        store.retention.prune_dedup(T0 + 10_000).await.unwrap(),
+        0,
+        "a live marker is kept"
+    );
+    // An engine may forget an expired marker late (sled drops whole time buckets), but within a
+    // second window it has.
+    assert!(store.retention.prune_dedup(T0 + 30_000).await.unwrap() >= 1);
     assert_eq!(store.events.find_event("in", "e1").await.unwrap(), None);
     let counts = store.events.counts().await.unwrap();
     assert_eq!((counts.events, counts.jobs, counts.queued), (2, 2, 2));

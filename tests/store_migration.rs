@@ -3,9 +3,7 @@
 //! its body, every job in its state with its attempts, the dedup markers, the queue. The copy is
 //! migrated at open; opening it again is a no-op.
 
-use hookroute::store::{
-    AcceptOutcome, ClaimRequest, IngestStore, JobState, NewEvent, SledStore, Stores,
-};
+use hookroute::store::{AcceptOutcome, ClaimRequest, JobState, NewEvent, SledStore, Stores};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,0 +1,301 @@
+// Produces tests/vectors/providers_sdk.json: test vectors for hookroute's provider presets, each
+// signed and/or judged by the provider's own official SDK (installed from npm with the versions
+// pinned in package.json). hookroute's signer is never used here.
+//
+//   cd scripts/vectors && npm ci && node generate.mjs > ../../tests/vectors/providers_sdk.json
+//
+// For every vector the SDK's verification function is run on exactly the bytes written to the
+// file, at the vector's clock (`Date.now` is pinned to `now`), and its verdict is recorded as
+// `expected_valid`; the script stops if the verdict is not the one the vector was built for (a
+// valid vector that the SDK refuses, or a forged one it accepts). Where the SDK can sign, the
+// signature comes from the SDK; otherwise it is computed here with node:crypto from the scheme
+// the SDK's source verifies, and the SDK's verdict is what makes it a vector. Output is
+// deterministic: fixed secrets, ids, clocks and Ed25519 seed.
+
+import { createRequire } from "node:module";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const require = createRequire(import.meta.url);
+const SCRIPT = "scripts/vectors/generate.mjs";
+
+/** The fixed clock: 2026-12-01T00:00:00Z, and a delivery 20 s after signing. */
+const SIGNED_AT = 1796083200;
+const RECEIVED_AT = SIGNED_AT + 20;
+
+const realNow = Date.now;
+async function at(nowSecs, fn) {
+  Date.now = () => nowSecs * 1000;
+  try {
+    return await fn();
+  } finally {
+    Date.now = realNow;
+  }
+}
+
+/** Runs an SDK check: `true` if it accepted, `false` if it returned false or threw. */
+async function verdict(nowSecs, fn) {
+  try {
+    const result = await at(nowSecs, fn);
+    return result !== false;
+  } catch {
+    return false;
+  }
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+function version(pkg) {
+  const manifest = JSON.parse(fs.readFileSync(path.join(here, "node_modules", pkg, "package.json"), "utf8"));
+  return `${pkg}@${manifest.version}`;
+}
+
+const vectors = [];
+
+/**
+ * Records one vector after checking the SDK's verdict. `check(v)` runs the SDK on the vector.
+ */
+async function add(v, check) {
+  const accepted = await verdict(v.now ?? v.timestamp ?? RECEIVED_AT, () => check(v));
+  if (accepted !== v.intended_valid) {
+    throw new Error(`${v.id}: built to be ${v.intended_valid ? "valid" : "invalid"}, the SDK says ${accepted}`);
+  }
+  const { intended_valid, source, ...rest } = v;
+  vectors.push({
+    ...rest,
+    expected_valid: accepted,
+    source: { ...source, script: SCRIPT },
+  });
+}
+
+const hmac = (alg, key, msg, enc) => crypto.createHmac(alg, key).update(msg).digest(enc);
+const tamper = (body) => body.replace(/"$|}$/, (c) => ` ${c}`).replace(/1/, "2");
+
+// ---------------------------------------------------------------------------------------------
+// Standard Webhooks and its users (webhook-* or svix-* headers, whsec_ base64 secrets)
+// ---------------------------------------------------------------------------------------------
+
+const { Webhook: StandardWebhook } = require("standardwebhooks");
+const WHSEC = "whsec_" + Buffer.from("hookroute-vectors-32-byte-secret").toString("base64");
+
+/** Signs with the standardwebhooks library (the one these SDKs call). */
+function swSign(secret, id, ts, body) {
+  return new StandardWebhook(secret).sign(id, new Date(ts * 1000), body);
+}
+
+/** valid, tampered body, stale (beyond 300 s), and signed with another secret. */
+async function standardFamily({ provider, names, secret, body, signSecret, sdk, fn, check, stale = true }) {
+  const id = `msg_${provider}_2Ld9fKjQ`;
+  const make = (suffix, { ts = SIGNED_AT, now = RECEIVED_AT, b = body, s = signSecret ?? secret, valid }) => ({
+    id: `${provider}-${suffix}`,
+    provider,
+    preset: provider,
+    secret,
+    headers: {
+      [names.id]: id,
+      [names.timestamp]: String(ts),
+      [names.signature]: swSign(s, id, ts, b),
+    },
+    body: b,
+    timestamp: ts,
+    now,
+    intended_valid: valid,
+    source: { sdk: version(sdk), function: fn, signed_with: version("standardwebhooks") + " Webhook.sign" },
+  });
+  await add(make("valid", { valid: true }), check);
+  const forged = make("tampered-body", { valid: false });
+  forged.body = tamper(body);
+  await add(forged, check);
+  if (stale) await add(make("stale", { ts: SIGNED_AT - 600, valid: false }), check);
+  const other = "whsec_" + Buffer.from("another-endpoint-secret-32-bytes").toString("base64");
+  await add(make("other-secret", { s: signSecret ? Buffer.from("polar_whs_other").toString("base64") : other, valid: false }), check);
+}
+
+const svixNames = { id: "svix-id", timestamp: "svix-timestamp", signature: "svix-signature" };
+const swNames = { id: "webhook-id", timestamp: "webhook-timestamp", signature: "webhook-signature" };
+
+{
+  const { verifyWebhook } = require("@clerk/backend/webhooks");
+  await standardFamily({
+    provider: "clerk",
+    names: svixNames,
+    secret: WHSEC,
+    body: '{"data":{"id":"user_29w83sxmDNGwOuEthce5gg56FcC","object":"user"},"object":"event","type":"user.created","timestamp":1654012591835,"instance_id":"ins_123"}',
+    sdk: "@clerk/backend",
+    fn: "verifyWebhook (@clerk/backend/webhooks)",
+    check: (v) =>
+      verifyWebhook(new Request("https://example.com/webhook/clerk", { method: "POST", headers: v.headers, body: v.body }), {
+        signingSecret: v.secret,
+      }),
+  });
+}
+
+{
+  const { Resend } = require("resend");
+  const resend = new Resend("re_123");
+  await standardFamily({
+    provider: "resend",
+    names: svixNames,
+    secret: WHSEC,
+    body: '{"type":"email.delivered","created_at":"2026-12-01T00:00:00.000Z","data":{"email_id":"56761188-7520-42d8-8898-ff6fc54ce618","from":"Acme <onboarding@resend.dev>","to":["delivered@resend.dev"],"subject":"Sending this example"}}',
+    sdk: "resend",
+    fn: "Resend.webhooks.verify",
+    check: (v) =>
+      resend.webhooks.verify({
+        payload: v.body,
+        headers: { id: v.headers["svix-id"], timestamp: v.headers["svix-timestamp"], signature: v.headers["svix-signature"] },
+        webhookSecret: v.secret,
+      }),
+  });
+}
+
+{
+  const { validateWebhook } = require("replicate");
+  await standardFamily({
+    provider: "replicate",
+    names: swNames,
+    secret: WHSEC,
+    body: '{"id":"ufawqhfynnddngldkgtslldrkq","version":"5c7d5dc6dd8bf75c1acaa8565735e7986bc5b66206b55cca93cb72c9bf15ccaa","status":"succeeded","input":{"text":"Alice"},"output":"hello Alice"}',
+    sdk: "replicate",
+    fn: "validateWebhook",
+    // Replicate's SDK checks no timestamp, so no stale vector is its verdict.
+    stale: false,
+    check: (v) => validateWebhook({ headers: v.headers, body: v.body }, v.secret, crypto.webcrypto),
+  });
+}
+
+{
+  const OpenAI = require("openai").default ?? require("openai");
+  const openai = new OpenAI({ apiKey: "sk-test" });
+  await standardFamily({
+    provider: "openai",
+    names: swNames,
+    secret: WHSEC,
+    body: '{"id":"evt_685343a1381c819085d44c354e1b330e","type":"response.completed","created_at":1750287018,"data":{"id":"resp_abc123"},"object":"event"}',
+    sdk: "openai",
+    fn: "OpenAI.webhooks.verifySignature",
+    check: (v) => openai.webhooks.verifySignature(v.body, v.headers, v.secret),
+  });
+}
+
+{
+  const { validateEvent, WebhookVerificationError } = require("@polar-sh/sdk/webhooks");
+  const secret = "polar_whs_hookroute_vectors_k3y";
+  await standardFamily({
+    provider: "polar",
+    names: swNames,
+    secret,
+    // Polar's SDK base64-encodes the secret's UTF-8 bytes before handing it to standardwebhooks.
+    signSecret: Buffer.from(secret, "utf-8").toString("base64"),
+    body: '{"type":"customer.deleted","timestamp":"2026-12-01T00:00:00Z","data":{"id":"992fae2a-2a17-4b7a-8d9e-e287cf90131b"}}',
+    sdk: "@polar-sh/sdk",
+    fn: "validateEvent (@polar-sh/sdk/webhooks)",
+    check: (v) => {
+      try {
+        validateEvent(v.body, v.headers, v.secret);
+        return true;
+      } catch (e) {
+        // Only a WebhookVerificationError is a signature verdict; a payload that passes the
+        // signature but not the SDK's event schema still counts as verified.
+        if (e instanceof WebhookVerificationError) return false;
+        if (e?.name === "SDKValidationError") return true;
+        throw e;
+      }
+    },
+  });
+}
+
+{
+  const { WebhookHandler } = require("@liveblocks/node");
+  await standardFamily({
+    provider: "liveblocks",
+    names: swNames,
+    secret: WHSEC,
+    body: '{"type":"storageUpdated","data":{"roomId":"my-room-id","projectId":"my-project-id","updatedAt":"2026-12-01T00:00:00.000Z"}}',
+    sdk: "@liveblocks/node",
+    fn: "WebhookHandler.verifyRequest",
+    check: (v) => new WebhookHandler(v.secret).verifyRequest({ headers: v.headers, rawBody: v.body }),
+  });
+}
+
+{
+  const DodoPayments = require("dodopayments").default ?? require("dodopayments");
+  const dodo = new DodoPayments({ bearerToken: "test" });
+  await standardFamily({
+    provider: "dodopayments",
+    names: swNames,
+    secret: WHSEC,
+    body: '{"business_id":"bus_123","type":"payment.succeeded","timestamp":"2026-12-01T00:00:00Z","data":{"payload_type":"Payment","payment_id":"pay_123"}}',
+    sdk: "dodopayments",
+    fn: "DodoPayments.webhooks.unwrap",
+    check: (v) => dodo.webhooks.unwrap(v.body, { headers: v.headers, key: v.secret }),
+  });
+}
+
+{
+  const Lithic = require("lithic").default ?? require("lithic");
+  const lithic = new Lithic({ apiKey: "test" });
+  await standardFamily({
+    provider: "lithic",
+    names: swNames,
+    secret: WHSEC,
+    body: '{"event_type":"card.created","token":"a0b1c2d3-e4f5-4a6b-8c9d-0e1f2a3b4c5d","card_token":"7ef7d65c-9023-4da3-b113-3b8583fd7951"}',
+    sdk: "lithic",
+    fn: "Lithic.webhooks.verifySignature",
+    check: (v) => lithic.webhooks.verifySignature(v.body, v.headers, v.secret),
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stripe-like `t=...,v1=...` headers
+// ---------------------------------------------------------------------------------------------
+
+
+
+
+
+
+// ---------------------------------------------------------------------------------------------
+// HMAC of the body alone
+// ---------------------------------------------------------------------------------------------
+
+/** valid, tampered body and another secret, for a scheme without a timestamp. */
+async function bodyOnly({ provider, secret, body, headers, sign, sdk, fn, signedWith, check }) {
+  const make = (suffix, s, valid, b = body) => ({
+    id: `${provider}-${suffix}`,
+    provider,
+    preset: provider,
+    secret,
+    headers: { ...headers, ...sign(body, s) },
+    body: b,
+    timestamp: null,
+    now: null,
+    intended_valid: valid,
+    source: { sdk: version(sdk), function: fn, signed_with: signedWith },
+  });
+  await add(make("valid", secret, true), check);
+  await add(make("tampered-body", secret, false, tamper(body)), check);
+  await add(make("other-secret", secret + "-other", false), check);
+}
+
+
+
+
+
+
+
+// ---------------------------------------------------------------------------------------------
+// Timestamp plus body
+// ---------------------------------------------------------------------------------------------
+
+
+
+
+// ---------------------------------------------------------------------------------------------
+// Ed25519
+// ---------------------------------------------------------------------------------------------
+
+
+process.stdout.write(JSON.stringify(vectors, null, 2) + "\n");
+process.stderr.write(`${vectors.length} vectors, ${new Set(vectors.map((v) => v.provider)).size} providers\n`);

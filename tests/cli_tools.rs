@@ -51,6 +51,16 @@ fn sample_body(preset: &str, id: &str, event_type: &str) -> Vec<u8> {
                 "additionalData": {}
             }}]
         })),
+        // Batches whose first event stands for the post.
+        "gocardless" => Some(json!({
+            "events": [{ "id": "EV1", "resource_type": event_type, "action": "created" }],
+            "meta": { "webhook_id": id }
+        })),
+        "pusher" => Some(json!({
+            "time_ms": 1,
+            "events": [{ "name": event_type, "channel": "c" }],
+            FALLBACK_ID_PATH: id
+        })),
         _ => None,
     };
     if let Some(body) = shaped {

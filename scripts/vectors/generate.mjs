@@ -251,9 +251,87 @@ const swNames = { id: "webhook-id", timestamp: "webhook-timestamp", signature: "
 // Stripe-like `t=...,v1=...` headers
 // ---------------------------------------------------------------------------------------------
 
+{
+  const Mux = require("@mux/mux-node").default ?? require("@mux/mux-node");
+  const mux = new Mux({ tokenId: "id", tokenSecret: "secret" });
+  const secret = "muxwhsec_hookroute_vectors";
+  const body = '{"type":"video.asset.ready","object":{"type":"asset","id":"0201p02fGKPE7MrbC269XRD7LpcHhrmbu0002"},"id":"3a56ac3d-33da-4366-855b-f592d898409d","environment":{"name":"Demo","id":"j0863n"},"data":{"status":"ready"},"created_at":"2026-12-01T00:00:00.000000Z"}';
+  const header = (ts, b, s = secret) => `t=${ts},v1=${hmac("sha256", s, `${ts}.${b}`, "hex")}`;
+  const base = (suffix, ts, b, s, valid) => ({
+    id: `mux-${suffix}`,
+    provider: "mux",
+    preset: "mux",
+    secret,
+    headers: { "Mux-Signature": header(ts, b, s) },
+    body,
+    timestamp: ts,
+    now: RECEIVED_AT,
+    intended_valid: valid,
+    source: { sdk: version("@mux/mux-node"), function: "Mux.webhooks.verifySignature", signed_with: "node:crypto HMAC-SHA256, as the SDK's computeSignature" },
+  });
+  const check = (v) => mux.webhooks.verifySignature(v.body, v.headers, v.secret);
+  await add(base("valid", SIGNED_AT, body, secret, true), check);
+  const forged = base("tampered-body", SIGNED_AT, body, secret, false);
+  forged.body = tamper(body);
+  await add(forged, check);
+  await add(base("stale", SIGNED_AT - 400, body, secret, false), check);
+  await add(base("other-secret", SIGNED_AT, body, "muxwhsec_other", false), check);
+}
+
+{
+  const { WorkOS } = require("@workos-inc/node");
+  const workos = new WorkOS("sk_test_123");
+  const secret = "wrkos_hookroute_vectors_secret";
+  // WorkOS re-serializes the parsed payload with JSON.stringify: a compact body is what it signs.
+  const body = '{"id":"event_01H2GNQD5B7G0V3WZ7Y5W6PRJ9","event":"user.created","data":{"object":"user","id":"user_01E4ZCR3C56J083X43JQXF3JK5","email":"marcelina.davis@example.com"},"created_at":"2026-12-01T00:00:00.000Z"}';
+  const check = (v) => workos.webhooks.constructEvent({ payload: JSON.parse(v.body), sigHeader: v.headers["WorkOS-Signature"], secret: v.secret });
+  const make = async (suffix, tsMs, s, valid, b = body) => {
+    const sig = await workos.webhooks.computeSignature(tsMs, JSON.parse(body), s);
+    return {
+      id: `workos-${suffix}`,
+      provider: "workos",
+      preset: "workos",
+      secret,
+      headers: { "WorkOS-Signature": `t=${tsMs}, v1=${sig}` },
+      body: b,
+      timestamp: tsMs,
+      now: RECEIVED_AT,
+      intended_valid: valid,
+      source: { sdk: version("@workos-inc/node"), function: "WorkOS.webhooks.constructEvent", signed_with: "WorkOS.webhooks.computeSignature" },
+    };
+  };
+  await add(await make("valid", SIGNED_AT * 1000, secret, true), check);
+  await add(await make("tampered-body", SIGNED_AT * 1000, secret, false, body.replace("marcelina", "mallory")), check);
+  await add(await make("stale", (SIGNED_AT - 300) * 1000, secret, false), check);
+  await add(await make("other-secret", SIGNED_AT * 1000, "wrkos_other", false), check);
+}
 
 
-
+{
+  const { encodeSignatureHeader, isValidSignature } = require("@sanity/webhook");
+  const secret = "sanity-hookroute-vectors-secret";
+  const body = '{"_id":"movie_10681","_type":"movie","title":"WALL·E","slug":{"_type":"slug","current":"wall-e"}}';
+  const make = async (suffix, tsMs, s, valid, b = body) => ({
+    id: `sanity-${suffix}`,
+    provider: "sanity",
+    preset: "sanity",
+    secret,
+    headers: {
+      "sanity-webhook-signature": await encodeSignatureHeader(body, tsMs, s),
+      "idempotency-key": "idem-7c2f0e1a",
+      "sanity-operation": "update",
+    },
+    body: b,
+    timestamp: tsMs,
+    now: RECEIVED_AT,
+    intended_valid: valid,
+    source: { sdk: version("@sanity/webhook"), function: "isValidSignature", signed_with: "encodeSignatureHeader" },
+  });
+  const check = (v) => isValidSignature(v.body, v.headers["sanity-webhook-signature"], v.secret);
+  await add(await make("valid", SIGNED_AT * 1000, secret, true), check);
+  await add(await make("tampered-body", SIGNED_AT * 1000, secret, false, body.replace("WALL·E", "EVE")), check);
+  await add(await make("other-secret", SIGNED_AT * 1000, "sanity-other", false), check);
+}
 
 
 // ---------------------------------------------------------------------------------------------
@@ -279,9 +357,71 @@ async function bodyOnly({ provider, secret, body, headers, sign, sdk, fn, signed
   await add(make("other-secret", secret + "-other", false), check);
 }
 
+{
+  const { validateWebhookSignature } = require("razorpay/dist/utils/razorpay-utils");
+  await bodyOnly({
+    provider: "razorpay",
+    secret: "razorpay_hookroute_secret",
+    body: '{"entity":"event","account_id":"acc_BFQ7uQEaa7j2z7","event":"payment.captured","contains":["payment"],"payload":{"payment":{"entity":{"id":"pay_DESlfW9H8K9uqM","amount":100,"currency":"INR"}}},"created_at":1567674606}',
+    headers: { "x-razorpay-event-id": "KmqT3y4sVbxAwz" },
+    sign: (b, s) => ({ "X-Razorpay-Signature": hmac("sha256", s, b, "hex") }),
+    sdk: "razorpay",
+    fn: "validateWebhookSignature",
+    signedWith: "node:crypto HMAC-SHA256 hex, as the SDK",
+    check: (v) => validateWebhookSignature(v.body, v.headers["X-Razorpay-Signature"], v.secret),
+  });
+}
 
+{
+  const { Webhook } = require("coinbase-commerce-node");
+  await bodyOnly({
+    provider: "coinbase-commerce",
+    secret: "cc-hookroute-shared-secret",
+    body: '{"attempt_number":1,"event":{"api_version":"2018-03-22","created_at":"2026-12-01T00:00:00Z","data":{"code":"66BEOV2A","name":"The Sovereign Individual"},"id":"24934862-d980-46cb-9402-43c81b0cdba6","resource":"event","type":"charge:created"},"id":"f6d6a4c2-3d9a-4c1c-9f0e-4a6a1d6b2a10","scheduled_for":"2026-12-01T00:00:00Z"}',
+    headers: {},
+    sign: (b, s) => ({ "X-CC-Webhook-Signature": Webhook.computeSignature(b, s) }),
+    sdk: "coinbase-commerce-node",
+    fn: "Webhook.verifySigHeader",
+    signedWith: "Webhook.computeSignature",
+    check: (v) => Webhook.verifySigHeader(v.body, v.headers["X-CC-Webhook-Signature"], v.secret),
+  });
+}
 
+{
+  const webhooks = require("gocardless-nodejs/webhooks");
+  await bodyOnly({
+    provider: "gocardless",
+    secret: "gocardless-hookroute-endpoint-secret",
+    body: '{"events":[{"id":"EV123","created_at":"2026-12-01T00:00:00.000Z","action":"confirmed","resource_type":"payments","links":{"payment":"PM123"}}],"meta":{"webhook_id":"WB123"}}',
+    headers: {},
+    sign: (b, s) => ({ "Webhook-Signature": hmac("sha256", s, b, "hex") }),
+    sdk: "gocardless-nodejs",
+    fn: "webhooks.parse",
+    signedWith: "node:crypto HMAC-SHA256 hex, as the SDK's verifySignature",
+    check: (v) => webhooks.parse(v.body, v.secret, v.headers["Webhook-Signature"]),
+  });
+}
 
+{
+  const Token = require("pusher/lib/token");
+  const WebHook = require("pusher/lib/webhook");
+  const key = "278d425bdf160c739803";
+  await bodyOnly({
+    provider: "pusher",
+    secret: "7ad3773142a6692b25b8",
+    body: '{"time_ms":1796083200000,"events":[{"name":"channel_occupied","channel":"test_channel"}]}',
+    headers: { "X-Pusher-Key": key, "Content-Type": "application/json" },
+    sign: (b, s) => ({ "X-Pusher-Signature": new Token(key, s).sign(b) }),
+    sdk: "pusher",
+    fn: "WebHook.isValid",
+    signedWith: "Token.sign",
+    check: (v) =>
+      new WebHook(new Token(key, v.secret), {
+        headers: Object.fromEntries(Object.entries(v.headers).map(([k, x]) => [k.toLowerCase(), x])),
+        rawBody: v.body,
+      }).isValid(),
+  });
+}
 
 
 

@@ -56,6 +56,11 @@ fn sample_body(preset: &str, id: &str, event_type: &str) -> Vec<u8> {
             "events": [{ "id": "EV1", "resource_type": event_type, "action": "created" }],
             "meta": { "webhook_id": id }
         })),
+        "hubspot" => Some(json!([{ "eventId": id, "subscriptionType": event_type }])),
+        "line" => Some(json!({
+            "destination": "U1",
+            "events": [{ "type": event_type, "webhookEventId": id }]
+        })),
         "pusher" => Some(json!({
             "time_ms": 1,
             "events": [{ "name": event_type, "channel": "c" }],

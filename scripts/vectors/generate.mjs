@@ -423,19 +423,158 @@ async function bodyOnly({ provider, secret, body, headers, sign, sdk, fn, signed
   });
 }
 
+{
+  const { validateSignature } = require("@line/bot-sdk");
+  await bodyOnly({
+    provider: "line",
+    secret: "8c570fa6dd201bb328f1c1eac23a96d8",
+    body: '{"destination":"xxxxxxxxxx","events":[{"type":"message","message":{"type":"text","id":"14353798921116","text":"Hello, world"},"webhookEventId":"01FZ74A0TDDPYRVKNK77XKC3ZR","deliveryContext":{"isRedelivery":false},"timestamp":1625665242211,"mode":"active"}]}',
+    headers: {},
+    sign: (b, s) => ({ "x-line-signature": hmac("sha256", s, b, "base64") }),
+    sdk: "@line/bot-sdk",
+    fn: "validateSignature",
+    signedWith: "node:crypto HMAC-SHA256 base64, as the SDK",
+    check: (v) => validateSignature(v.body, v.secret, v.headers["x-line-signature"]),
+  });
+}
 
 
 // ---------------------------------------------------------------------------------------------
 // Timestamp plus body
 // ---------------------------------------------------------------------------------------------
 
+{
+  const { WebflowClient } = require("webflow-api");
+  const client = new WebflowClient({ accessToken: "test" });
+  const secret = "webflow-hookroute-client-secret";
+  const body = '{"triggerType":"form_submission","payload":{"name":"Contact Us","siteId":"65427cf400e02b306eaa049c","data":{"First Name":"Zaphod"},"id":"6321ca84df3949bfc6752327"}}';
+  const make = (suffix, tsMs, s, valid, b = body) => ({
+    id: `webflow-${suffix}`,
+    provider: "webflow",
+    preset: "webflow",
+    secret,
+    headers: { "x-webflow-timestamp": String(tsMs), "x-webflow-signature": hmac("sha256", s, `${tsMs}:${body}`, "hex") },
+    body: b,
+    timestamp: tsMs,
+    now: RECEIVED_AT,
+    intended_valid: valid,
+    source: { sdk: version("webflow-api"), function: "WebflowClient.webhooks.verifySignature", signed_with: "node:crypto HMAC-SHA256 hex, as the SDK" },
+  });
+  const check = (v) => client.webhooks.verifySignature({ headers: v.headers, body: v.body, secret: v.secret });
+  await add(make("valid", SIGNED_AT * 1000, secret, true), check);
+  await add(make("tampered-body", SIGNED_AT * 1000, secret, false, tamper(body)), check);
+  await add(make("other-secret", SIGNED_AT * 1000, secret + "-other", false), check);
+}
 
+{
+  const { Signature } = require("@hubspot/api-client/lib/src/utils/signature");
+  const secret = "hubspot-app-client-secret-hookroute";
+  const url = "https://hooks.example.com/webhook/hubspot";
+  const body = '[{"eventId":1,"subscriptionId":12345,"portalId":62515,"appId":54321,"occurredAt":1796083190000,"subscriptionType":"contact.creation","attemptNumber":0,"objectId":123,"changeFlag":"CREATED","changeSource":"CRM"}]';
+  const make = (suffix, tsMs, s, valid, b = body) => ({
+    id: `hubspot-${suffix}`,
+    provider: "hubspot",
+    preset: "hubspot",
+    secret,
+    headers: {
+      "X-HubSpot-Request-Timestamp": String(tsMs),
+      "X-HubSpot-Signature-v3": Signature.getSignature("POST", "v3", { clientSecret: s, requestBody: body, url, timestamp: tsMs }),
+    },
+    body: b,
+    url,
+    timestamp: tsMs,
+    now: RECEIVED_AT,
+    intended_valid: valid,
+    source: { sdk: version("@hubspot/api-client"), function: "Signature.isValid (signatureVersion v3)", signed_with: "Signature.getSignature" },
+  });
+  const check = (v) =>
+    Signature.isValid({
+      signatureVersion: "v3",
+      method: "POST",
+      signature: v.headers["X-HubSpot-Signature-v3"],
+      clientSecret: v.secret,
+      requestBody: v.body,
+      url: v.url,
+      timestamp: Number(v.headers["X-HubSpot-Request-Timestamp"]),
+    });
+  await add(make("valid", SIGNED_AT * 1000, secret, true), check);
+  await add(make("tampered-body", SIGNED_AT * 1000, secret, false, tamper(body)), check);
+  await add(make("stale", (SIGNED_AT - 400) * 1000, secret, false), check);
+  await add(make("other-secret", SIGNED_AT * 1000, secret + "-other", false), check);
+  const otherUrl = make("other-url", SIGNED_AT * 1000, secret, false);
+  otherUrl.url = "https://hooks.example.com/webhook/other";
+  await add(otherUrl, check);
+}
 
+{
+  const Orb = require("orb-billing").default ?? require("orb-billing");
+  const orb = new Orb({ apiKey: "test" });
+  const secret = "orb-hookroute-webhook-secret";
+  const body = '{"id":"o4mmewpfNNTnjfZc","created_at":"2026-12-01T00:00:00.000000+00:00","type":"subscription.started","properties":{},"subscription":{"id":"VCF8DQZDRB8fNFs7"}}';
+  const isoAt = (secs) => new Date(secs * 1000).toISOString().replace("Z", "");
+  const make = (suffix, secs, s, valid, b = body) => {
+    const ts = isoAt(secs);
+    return {
+      id: `orb-${suffix}`,
+      provider: "orb",
+      preset: "orb",
+      secret,
+      headers: { "X-Orb-Timestamp": ts, "X-Orb-Signature": orb.webhooks.signPayload(body, { timestamp: ts, secret: Buffer.from(s) }) },
+      body: b,
+      timestamp: null,
+      now: RECEIVED_AT,
+      intended_valid: valid,
+      source: { sdk: version("orb-billing"), function: "Orb.webhooks.verifySignature", signed_with: "Orb.webhooks.signPayload" },
+    };
+  };
+  const check = (v) => orb.webhooks.verifySignature(v.body, v.headers, v.secret);
+  await add(make("valid", SIGNED_AT, secret, true), check);
+  await add(make("tampered-body", SIGNED_AT, secret, false, tamper(body)), check);
+  await add(make("other-secret", SIGNED_AT, secret + "-other", false), check);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Ed25519
 // ---------------------------------------------------------------------------------------------
 
+{
+  const { TelnyxWebhook } = require("telnyx/lib/webhooks");
+  // A fixed seed, so the output is the same on every run.
+  const seed = Buffer.alloc(32, 7);
+  const privateKey = crypto.createPrivateKey({
+    key: Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), seed]),
+    format: "der",
+    type: "pkcs8",
+  });
+  const publicKey = crypto.createPublicKey(privateKey).export({ format: "der", type: "spki" }).subarray(12).toString("base64");
+  const otherKey = crypto.createPrivateKey({
+    key: Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), Buffer.alloc(32, 9)]),
+    format: "der",
+    type: "pkcs8",
+  });
+  const body = '{"data":{"event_type":"message.received","id":"0ccc7b54-4df3-4bca-a65a-3da1ecc777f0","occurred_at":"2026-12-01T00:00:00.000+00:00","payload":{"text":"Hello"},"record_type":"event"},"meta":{"attempt":1}}';
+  const make = (suffix, ts, key, valid, b = body) => ({
+    id: `telnyx-${suffix}`,
+    provider: "telnyx",
+    preset: "telnyx",
+    secret: publicKey,
+    headers: {
+      "telnyx-timestamp": String(ts),
+      "telnyx-signature-ed25519": crypto.sign(null, Buffer.from(`${ts}|${body}`), key).toString("base64"),
+    },
+    body: b,
+    timestamp: ts,
+    now: RECEIVED_AT,
+    intended_valid: valid,
+    source: { sdk: version("telnyx"), function: "TelnyxWebhook.verify", signed_with: "node:crypto Ed25519 (fixed test seed)" },
+  });
+  const check = (v) => new TelnyxWebhook(v.secret).verify(v.body, v.headers);
+  await add(make("valid", SIGNED_AT, privateKey, true), check);
+  await add(make("tampered-body", SIGNED_AT, privateKey, false, tamper(body)), check);
+  await add(make("stale", SIGNED_AT - 400, privateKey, false), check);
+  await add(make("future", RECEIVED_AT + 400, privateKey, false), check);
+  await add(make("other-key", SIGNED_AT, otherKey, false), check);
+}
 
 process.stdout.write(JSON.stringify(vectors, null, 2) + "\n");
 process.stderr.write(`${vectors.length} vectors, ${new Set(vectors.map((v) => v.provider)).size} providers\n`);

@@ -576,5 +576,172 @@ async function bodyOnly({ provider, secret, body, headers, sign, sdk, fn, signed
   await add(make("other-key", SIGNED_AT, otherKey, false), check);
 }
 
+// ---------------------------------------------------------------------------------------------
+// More Standard Webhooks users
+// ---------------------------------------------------------------------------------------------
+
+{
+  const Anthropic = require("@anthropic-ai/sdk").default ?? require("@anthropic-ai/sdk");
+  const anthropic = new Anthropic({ apiKey: "sk-ant-test" });
+  await standardFamily({
+    provider: "anthropic",
+    names: swNames,
+    secret: WHSEC,
+    body: '{"id":"wevt_011CZkZYZd9rLxkAbCcbvGMj","created_at":"2026-12-01T00:00:00Z","data":{"id":"sesn_011CZkZAtmR3yMPDzynEDxu7","organization_id":"org_123","type":"session.idled","workspace_id":"wrkspc_123"},"type":"event"}',
+    sdk: "@anthropic-ai/sdk",
+    fn: "Anthropic.beta.webhooks.unwrap",
+    check: (v) => anthropic.beta.webhooks.unwrap(v.body, { headers: v.headers, key: v.secret }),
+  });
+}
+
+{
+  // Finch: Standard Webhooks' payload under finch-* names; the secret is plain base64.
+  const Finch = require("@tryfinch/finch-api").default ?? require("@tryfinch/finch-api");
+  const finch = new Finch({ accessToken: "test" });
+  const secret = Buffer.from("finch-hookroute-vectors-secret!!").toString("base64");
+  const body = '{"account_id":"5d3e5b7e-0e2b-4c7a-9d8f-6b1a2c3d4e5f","company_id":"a7c1d2e3-f4a5-4b6c-8d7e-9f0a1b2c3d4e","event_type":"job.benefit_create.updated","data":{"job_id":"job_123","job_url":"https://api.tryfinch.com/jobs/job_123"}}';
+  const make = (suffix, ts, s, valid, b = body) => ({
+    id: `finch-${suffix}`,
+    provider: "finch",
+    preset: "finch",
+    secret,
+    headers: {
+      "finch-event-id": "evt_2Ld9fKjQ",
+      "finch-timestamp": String(ts),
+      "finch-signature": finch.webhooks.signPayload(body, { eventId: "evt_2Ld9fKjQ", timestamp: new Date(ts * 1000), secret: Buffer.from(s, "base64") }),
+    },
+    body: b,
+    timestamp: ts,
+    now: RECEIVED_AT,
+    intended_valid: valid,
+    source: { sdk: version("@tryfinch/finch-api"), function: "Finch.webhooks.verifySignature", signed_with: "Finch.webhooks.signPayload" },
+  });
+  const check = (v) => finch.webhooks.verifySignature(v.body, v.headers, v.secret);
+  await add(make("valid", SIGNED_AT, secret, true), check);
+  await add(make("tampered-body", SIGNED_AT, secret, false, tamper(body)), check);
+  await add(make("stale", SIGNED_AT - 400, secret, false), check);
+  await add(make("future", RECEIVED_AT + 400, secret, false), check);
+  await add(make("other-secret", SIGNED_AT, Buffer.from("another-finch-secret-32-bytes!!!").toString("base64"), false), check);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Older presets: vectors from their providers' SDKs
+// ---------------------------------------------------------------------------------------------
+
+{
+  const { Webhook } = require("svix");
+  await standardFamily({
+    provider: "svix",
+    names: svixNames,
+    secret: WHSEC,
+    body: '{"type":"invoice.paid","id":"evt_svix_1","data":{"amount":1000}}',
+    sdk: "svix",
+    fn: "Webhook.verify",
+    check: (v) => new Webhook(v.secret).verify(v.body, v.headers),
+  });
+}
+
+{
+  const { verifyKey } = require("discord-interactions");
+  const key = crypto.createPrivateKey({
+    key: Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), Buffer.alloc(32, 11)]),
+    format: "der",
+    type: "pkcs8",
+  });
+  const publicKey = crypto.createPublicKey(key).export({ format: "der", type: "spki" }).subarray(12).toString("hex");
+  const otherKey = crypto.createPrivateKey({
+    key: Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), Buffer.alloc(32, 13)]),
+    format: "der",
+    type: "pkcs8",
+  });
+  const body = '{"application_id":"1234567890","id":"1098765432","token":"tok","type":2,"version":1,"data":{"id":"55","name":"ping","type":1}}';
+  const make = (suffix, k, valid, b = body) => ({
+    id: `discord-${suffix}`,
+    provider: "discord",
+    preset: "discord",
+    secret: publicKey,
+    headers: {
+      "X-Signature-Timestamp": String(SIGNED_AT),
+      "X-Signature-Ed25519": crypto.sign(null, Buffer.from(`${SIGNED_AT}${body}`), k).toString("hex"),
+    },
+    body: b,
+    timestamp: null,
+    now: null,
+    intended_valid: valid,
+    source: { sdk: version("discord-interactions"), function: "verifyKey", signed_with: "node:crypto Ed25519 (fixed test seed)" },
+  });
+  const check = (v) => verifyKey(v.body, v.headers["X-Signature-Ed25519"], v.headers["X-Signature-Timestamp"], v.secret);
+  await add(make("valid", key, true), check);
+  await add(make("tampered-body", key, false, tamper(body)), check);
+  await add(make("other-key", otherKey, false), check);
+}
+
+{
+  const { LinearWebhookClient } = await import("@linear/sdk/webhooks");
+  const secret = "lin_wh_hookroute_vectors_secret";
+  const bodyAt = (ms) => `{"action":"create","type":"Issue","data":{"id":"2174add1-f7c8-44e3-bbf3-2d60b5ea8bc9","title":"Bug"},"url":"https://linear.app/issue/LIN-1","createdAt":"2026-12-01T00:00:00.000Z","organizationId":"org_1","webhookTimestamp":${ms},"webhookId":"wh_1"}`;
+  const make = (suffix, ms, s, valid, tamperBody = false) => {
+    const body = bodyAt(ms);
+    return {
+      id: `linear-${suffix}`,
+      provider: "linear",
+      preset: "linear",
+      secret,
+      headers: { "linear-signature": hmac("sha256", s, body, "hex"), "Linear-Delivery": "234d1a4e-b617-4388-90fe-adc3633d6b72" },
+      body: tamperBody ? body.replace("Bug", "Bog") : body,
+      timestamp: ms,
+      now: RECEIVED_AT,
+      intended_valid: valid,
+      source: { sdk: version("@linear/sdk"), function: "LinearWebhookClient.verify", signed_with: "node:crypto HMAC-SHA256 hex, as the SDK" },
+    };
+  };
+  const check = (v) => new LinearWebhookClient(v.secret).verify(v.body, v.headers["linear-signature"]);
+  await add(make("valid", SIGNED_AT * 1000, secret, true), check);
+  await add(make("tampered-body", SIGNED_AT * 1000, secret, false, true), check);
+  await add(make("stale", (SIGNED_AT - 60) * 1000, secret, false), check);
+  await add(make("future", (RECEIVED_AT + 90) * 1000, secret, false), check);
+  await add(make("other-secret", SIGNED_AT * 1000, "lin_wh_other", false), check);
+}
+
+{
+  // Adyen: the body is ONE NotificationRequestItem, as in shared/providers/vectors.json
+  // (tests/vectors.rs verifies it alone and wrapped in a notification).
+  const { hmacValidator: HmacValidator } = require("@adyen/api-library");
+  const validator = new HmacValidator();
+  const key = "DFB1EB5485895CFA84146406857104ABB4CBCABDC8AAF103A624C8F6A3EAAB00";
+  const item = {
+    additionalData: {},
+    amount: { currency: "EUR", value: 1130 },
+    eventCode: "AUTHORISATION",
+    eventDate: "2026-12-01T00:00:00+01:00",
+    merchantAccountCode: "TestMerchant",
+    merchantReference: "order-4711",
+    originalReference: "",
+    pspReference: "7914073381342284",
+    success: "true",
+  };
+  const make = (suffix, k, valid, change) => {
+    const signed = structuredClone(item);
+    signed.additionalData.hmacSignature = validator.calculateHmac(signed, k);
+    if (change) change(signed);
+    return {
+      id: `adyen-${suffix}`,
+      provider: "adyen",
+      preset: "adyen",
+      secret: key,
+      headers: {},
+      body: JSON.stringify(signed),
+      timestamp: null,
+      now: null,
+      intended_valid: valid,
+      source: { sdk: version("@adyen/api-library"), function: "HmacValidator.validateHMAC", signed_with: "HmacValidator.calculateHmac" },
+    };
+  };
+  const check = (v) => validator.validateHMAC(JSON.parse(v.body), v.secret);
+  await add(make("valid", key, true), check);
+  await add(make("tampered-amount", key, false, (i) => (i.amount.value = 1), check), check);
+  await add(make("other-key", "00B1EB5485895CFA84146406857104ABB4CBCABDC8AAF103A624C8F6A3EAAB00", false), check);
+}
+
 process.stdout.write(JSON.stringify(vectors, null, 2) + "\n");
 process.stderr.write(`${vectors.length} vectors, ${new Set(vectors.map((v) => v.provider)).size} providers\n`);

@@ -624,6 +624,61 @@ async function bodyOnly({ provider, secret, body, headers, sign, sdk, fn, signed
   await add(make("other-secret", SIGNED_AT, Buffer.from("another-finch-secret-32-bytes!!!").toString("base64"), false), check);
 }
 
+{
+  const { StreamChat } = require("stream-chat");
+  const apiKey = "a1b23cdefgh4";
+  const secret = "stream-hookroute-api-secret-0123456789";
+  await bodyOnly({
+    provider: "stream",
+    secret,
+    body: '{"type":"message.new","cid":"messaging:fun","channel_type":"messaging","channel_id":"fun","message":{"id":"fff0d7c0-60bd-4835-833b-3843007817bf","text":"8b780762-4830-4e2a-aa43-18aabaf1732d","type":"regular"},"user":{"id":"17d3d1ae-0b1f-4cc5-9b2b-e1b4e5ad5f21"},"created_at":"2026-12-01T00:00:00.000Z"}',
+    headers: { "X-Webhook-Id": "123e4567-e89b-12d3-a456-426614174000", "X-Webhook-Attempt": "1", "X-Api-Key": apiKey },
+    sign: (b, s) => ({ "X-Signature": hmac("sha256", s, b, "hex") }),
+    sdk: "stream-chat",
+    fn: "StreamChat.verifyWebhook",
+    signedWith: "node:crypto HMAC-SHA256 hex, as the SDK",
+    check: (v) => new StreamChat(apiKey, v.secret).verifyWebhook(v.body, v.headers["X-Signature"]),
+  });
+}
+
+{
+  // Mercado Pago: the signature covers a manifest of the notification's data.id (URL query),
+  // the x-request-id header and the ts of x-signature, not the body.
+  const { WebhookSignatureValidator } = require("mercadopago/dist/utils/webhook");
+  const secret = "mp-hookroute-webhook-secret";
+  const url = "https://hooks.example.com/webhook/mercadopago?data.id=123456&type=payment";
+  const requestId = "bb56a2f1-6aae-46ac-982e-9dcd3581d08e";
+  const body = '{"action":"payment.updated","api_version":"v1","data":{"id":"123456"},"date_created":"2026-12-01T00:00:00Z","id":12345,"live_mode":false,"type":"payment","user_id":2025701502}';
+  const make = (suffix, ts, s, valid, u = url) => ({
+    id: `mercadopago-${suffix}`,
+    provider: "mercadopago",
+    preset: "mercadopago",
+    secret,
+    headers: {
+      "x-request-id": requestId,
+      "x-signature": `ts=${ts},v1=${hmac("sha256", s, `id:123456;request-id:${requestId};ts:${ts};`, "hex")}`,
+    },
+    body,
+    url: u,
+    timestamp: ts,
+    now: RECEIVED_AT,
+    intended_valid: valid,
+    source: { sdk: version("mercadopago"), function: "WebhookSignatureValidator.validate (toleranceSeconds: 86400)", signed_with: "node:crypto HMAC-SHA256 hex of the SDK's manifest" },
+  });
+  const check = (v) =>
+    WebhookSignatureValidator.validate({
+      xSignature: v.headers["x-signature"],
+      xRequestId: v.headers["x-request-id"],
+      dataId: new URL(v.url).searchParams.get("data.id"),
+      secret: v.secret,
+      toleranceSeconds: 86400,
+    });
+  await add(make("valid", SIGNED_AT, secret, true), check);
+  await add(make("other-data-id", SIGNED_AT, secret, false, url.replace("123456", "654321")), check);
+  await add(make("stale", SIGNED_AT - 86400 - 60, secret, false), check);
+  await add(make("other-secret", SIGNED_AT, secret + "-other", false), check);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Older presets: vectors from their providers' SDKs
 // ---------------------------------------------------------------------------------------------

@@ -63,7 +63,10 @@ async fn line_verify_post_is_answered_200_after_its_signature_and_never_stored()
 
     let forged = line_signature(b"something else");
     let (status, _) = post(&r, verify, &forged).await;
-    assert_eq!(status, 401, "an unsigned verify post gets the normal refusal");
+    assert_eq!(
+        status, 401,
+        "a verify post with a wrong signature gets the normal refusal"
+    );
 
     let event = br#"{"destination":"Uxxx","events":[{"type":"message","webhookEventId":"01FZ74A0TDDPYRVKNK77XKC3ZR","message":{"type":"text","id":"1","text":"hi"}}]}"#;
     let (status, body) = post(&r, event, &line_signature(event)).await;

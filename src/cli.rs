@@ -83,6 +83,17 @@ pub enum Command {
     Send(crate::tools::args::SendArgs),
     /// Say what the router would answer to a sample request, and why (offline).
     Explain(crate::tools::args::ExplainArgs),
+    /// List the built-in provider presets, or print one written out as YAML.
+    Presets {
+        #[command(subcommand)]
+        command: Option<PresetsCommand>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PresetsCommand {
+    /// Print a preset as an endpoint in routes.yaml YAML: scheme, event id and type, handshake.
+    Show { name: String },
 }
 
 /// How to reach the admin API.
@@ -159,6 +170,10 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Sign(args) => tool(crate::tools::sign::run(&args, env.as_ref())),
         Command::Send(args) => tool(crate::tools::send::run(&args, env.as_ref())),
         Command::Explain(args) => tool(crate::tools::explain::run(&args, env.as_ref())),
+        Command::Presets { command: None } => tool(crate::tools::presets::list()),
+        Command::Presets {
+            command: Some(PresetsCommand::Show { name }),
+        } => tool(crate::tools::presets::show(&name)),
     }
 }
 

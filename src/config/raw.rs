@@ -170,7 +170,8 @@ pub struct RawEndpoint {
 pub struct RawEventSpec {
     /// Where the event id comes from: `json:$.path`, `header:NAME` or `form:NAME`.
     pub id: Option<String>,
-    /// Where the event type comes from: `json:$.path`, `header:NAME` or `form:NAME`.
+    /// Where the event type comes from: `json:$.path`, `header:NAME` or `form:NAME`; `none`
+    /// for no type (even where the preset names one).
     #[serde(rename = "type")]
     pub event_type: Option<String>,
 }

@@ -83,6 +83,9 @@ pub enum Command {
     Send(crate::tools::args::SendArgs),
     /// Say what the router would answer to a sample request, and why (offline).
     Explain(crate::tools::args::ExplainArgs),
+    /// Run the config's fixtures (`tests:`) offline: what the router would do with each
+    /// recorded request, against what it must do.
+    Test(crate::tools::run_fixtures::TestArgs),
     /// List the built-in provider presets, or print one written out as YAML.
     Presets {
         #[command(subcommand)]
@@ -170,6 +173,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Sign(args) => tool(crate::tools::sign::run(&args, env.as_ref())),
         Command::Send(args) => tool(crate::tools::send::run(&args, env.as_ref())),
         Command::Explain(args) => tool(crate::tools::explain::run(&args, env.as_ref())),
+        Command::Test(args) => tool(crate::tools::run_fixtures::run(&args, env.as_ref())),
         Command::Presets { command: None } => tool(crate::tools::presets::list()),
         Command::Presets {
             command: Some(PresetsCommand::Show { name }),

@@ -295,6 +295,7 @@ const FOREIGN_YAML: [&str; 3] = ["scrape_configs", "groups", "readinessProbe"];
 #[test]
 fn every_yaml_snippet_in_the_docs_loads() {
     let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("fixtures")).unwrap();
     let mut loaded = 0;
     for (file, text) in docs() {
         if file == "docs/providers.md" {
@@ -308,6 +309,18 @@ fn every_yaml_snippet_in_the_docs_loads() {
                 .and_then(|m| m.keys().next())
                 .and_then(|k| k.as_str());
             if first_key.is_some_and(|k| FOREIGN_YAML.contains(&k)) {
+                continue;
+            }
+            let is_fixture = value.get("request").is_some()
+                || value
+                    .get(0)
+                    .is_some_and(|first| first.get("request").is_some());
+            if is_fixture {
+                hookroute::fixtures::load::load_text(&snippet, Path::new("snippet.yaml"))
+                    .unwrap_or_else(|e| {
+                        panic!("{file}: the fixture does not load:\n{snippet}\n{e:#?}")
+                    });
+                loaded += 1;
                 continue;
             }
             let text = complete_config(&snippet, dir.path());

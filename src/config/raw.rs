@@ -49,6 +49,9 @@ pub struct RawConfig {
     pub targets: IndexMap<String, Lenient<RawTarget>>,
     #[serde(default)]
     pub endpoints: Vec<Lenient<RawEndpoint>>,
+    /// Fixtures (a directory of `*.yaml`, or one file) that `hookroute test` runs; relative to
+    /// the config's directory.
+    pub tests: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -4,7 +4,7 @@
 
 use crate::app::{Application, StartError};
 use crate::config::env::LayeredEnvironment;
-use crate::config::{self, Environment, ProcessEnvironment};
+use crate::config::{Environment, ProcessEnvironment};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -203,7 +203,7 @@ fn tool(result: Result<crate::tools::CommandOutput, crate::tools::ToolError>) ->
 }
 
 fn check(path: PathBuf, env: Arc<dyn Environment>) -> ExitCode {
-    match config::load(&path, env.as_ref()) {
+    match crate::fixtures::gate::load(&path, env.as_ref()) {
         Ok(cfg) => {
             println!("{}: OK", path.display());
             print!("{}", crate::check::summary(&cfg));

@@ -49,8 +49,8 @@ pub struct RawConfig {
     pub targets: IndexMap<String, Lenient<RawTarget>>,
     #[serde(default)]
     pub endpoints: Vec<Lenient<RawEndpoint>>,
-    /// Fixtures (a directory of `*.yaml`, or one file) that `hookroute test` runs; relative to
-    /// the config's directory.
+    /// Fixtures (a directory of `*.yaml`, or one file) that `hookroute test` runs and that gate
+    /// start-up and reloads; relative to the config's directory.
     pub tests: Option<PathBuf>,
 }
 

@@ -128,6 +128,14 @@ pub enum EventsCommand {
     },
     /// One event with its deliveries and attempts: by sequence number or `endpoint/event_id`.
     Show { id: String },
+    /// Write an event as a fixture for `tests:` (YAML on stdout), with the router's answer to
+    /// it now; no secret in it.
+    Export {
+        id: String,
+        /// As a fixture (the only format).
+        #[arg(long, required = true)]
+        fixture: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -333,6 +341,11 @@ async fn call_admin(
         AdminCall::Events(EventsCommand::Show { id }) => {
             (client.get(&format!("/events/{id}")).await?, |v| {
                 Ok(render::event(&from_value::<views::EventView>(v)?))
+            })
+        }
+        AdminCall::Events(EventsCommand::Export { id, .. }) => {
+            (client.get(&format!("/fixture/{id}")).await?, |v| {
+                Ok(from_value::<crate::admin::export::FixtureExportView>(v)?.fixture)
             })
         }
         AdminCall::Dlq(DlqCommand::List { after, limit }) => (

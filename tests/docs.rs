@@ -99,7 +99,8 @@ fn fill_placeholder(word: String) -> String {
     }
 }
 
-/// The command lines of ```sh blocks (continuations joined), as words after `hookroute`.
+/// The command lines of ```sh blocks (continuations joined, up to a redirection or a pipe), as
+/// words after `hookroute`.
 /// `cargo run --release -- ARGS` runs the binary too.
 fn sh_command_lines(text: &str) -> Vec<Vec<String>> {
     let mut lines = Vec::new();
@@ -118,7 +119,14 @@ fn sh_command_lines(text: &str) -> Vec<Vec<String>> {
     lines
         .iter()
         .filter_map(|line| {
-            let words = shell_words(line);
+            let mut words = shell_words(line);
+            // The command ends at a redirection or a pipe.
+            if let Some(end) = words
+                .iter()
+                .position(|w| [">", ">>", "|", "&&"].contains(&w.as_str()))
+            {
+                words.truncate(end);
+            }
             let start = match words.first().map(String::as_str) {
                 Some("hookroute") => 1,
                 Some("cargo") if words.iter().any(|w| w == "--") => {

@@ -51,7 +51,8 @@ pub enum StartError {
 impl Application {
     /// Must be called inside an actix/tokio runtime.
     pub fn build(config_path: &Path, env: Arc<dyn Environment>) -> Result<Self, StartError> {
-        let config = config::load(config_path, env.as_ref())?;
+        // The config's fixtures must pass, as on every reload (exit 64 otherwise).
+        let config = crate::fixtures::gate::load(config_path, env.as_ref())?;
         for w in &config.warnings {
             tracing::warn!("config: {w}");
         }

@@ -4,7 +4,7 @@
 
 use crate::app::{Application, StartError};
 use crate::config::env::LayeredEnvironment;
-use crate::config::{self, Environment, ProcessEnvironment};
+use crate::config::{Environment, ProcessEnvironment};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -83,6 +83,20 @@ pub enum Command {
     Send(crate::tools::args::SendArgs),
     /// Say what the router would answer to a sample request, and why (offline).
     Explain(crate::tools::args::ExplainArgs),
+    /// Run the config's fixtures (`tests:`) offline: what the router would do with each
+    /// recorded request, against what it must do.
+    Test(crate::tools::run_fixtures::TestArgs),
+    /// List the built-in provider presets, or print one written out as YAML.
+    Presets {
+        #[command(subcommand)]
+        command: Option<PresetsCommand>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PresetsCommand {
+    /// Print a preset as an endpoint in routes.yaml YAML: scheme, event id and type, handshake.
+    Show { name: String },
 }
 
 /// How to reach the admin API.
@@ -114,6 +128,14 @@ pub enum EventsCommand {
     },
     /// One event with its deliveries and attempts: by sequence number or `endpoint/event_id`.
     Show { id: String },
+    /// Write an event as a fixture for `tests:` (YAML on stdout), with the router's answer to
+    /// it now; no secret in it.
+    Export {
+        id: String,
+        /// As a fixture (the only format).
+        #[arg(long, required = true)]
+        fixture: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -159,6 +181,11 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Sign(args) => tool(crate::tools::sign::run(&args, env.as_ref())),
         Command::Send(args) => tool(crate::tools::send::run(&args, env.as_ref())),
         Command::Explain(args) => tool(crate::tools::explain::run(&args, env.as_ref())),
+        Command::Test(args) => tool(crate::tools::run_fixtures::run(&args, env.as_ref())),
+        Command::Presets { command: None } => tool(crate::tools::presets::list()),
+        Command::Presets {
+            command: Some(PresetsCommand::Show { name }),
+        } => tool(crate::tools::presets::show(&name)),
     }
 }
 
@@ -184,7 +211,7 @@ fn tool(result: Result<crate::tools::CommandOutput, crate::tools::ToolError>) ->
 }
 
 fn check(path: PathBuf, env: Arc<dyn Environment>) -> ExitCode {
-    match config::load(&path, env.as_ref()) {
+    match crate::fixtures::gate::load(&path, env.as_ref()) {
         Ok(cfg) => {
             println!("{}: OK", path.display());
             print!("{}", crate::check::summary(&cfg));
@@ -314,6 +341,11 @@ async fn call_admin(
         AdminCall::Events(EventsCommand::Show { id }) => {
             (client.get(&format!("/events/{id}")).await?, |v| {
                 Ok(render::event(&from_value::<views::EventView>(v)?))
+            })
+        }
+        AdminCall::Events(EventsCommand::Export { id, .. }) => {
+            (client.get(&format!("/fixture/{id}")).await?, |v| {
+                Ok(from_value::<crate::admin::export::FixtureExportView>(v)?.fixture)
             })
         }
         AdminCall::Dlq(DlqCommand::List { after, limit }) => (

@@ -8,6 +8,7 @@
 
 pub mod client;
 pub mod error;
+pub mod export;
 pub mod ops;
 pub mod render;
 pub mod views;
@@ -65,6 +66,7 @@ pub fn server(listener: TcpListener, state: Arc<AdminState>) -> std::io::Result<
             .route("/events", web::get().to(list_events))
             .route("/events/{seq}/replay", web::post().to(replay))
             .route("/events/{key:.+}", web::get().to(show_event))
+            .route("/fixture/{key:.+}", web::get().to(export::fixture))
             .route("/dlq", web::get().to(dead_letters))
             .route("/dlq/retry", web::post().to(retry_all))
             .route("/dlq/{job_id}/retry", web::post().to(retry_one))

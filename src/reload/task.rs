@@ -1,11 +1,12 @@
 //! The reload task: waits for a trigger (the watcher saw the directory change, or SIGHUP), runs
-//! the same `config::load` as `check` and start-up on the blocking pool, applies the result and
-//! logs one line about it. Triggers that arrive during a reload are folded into the next one.
-//! It runs on the application's runtime (see [`super::start`]).
+//! the same load as `check` and start-up (`fixtures::gate::load`: the file, then its fixtures)
+//! on the blocking pool, applies the result and logs one line about it. Triggers that arrive
+//! during a reload are folded into the next one. It runs on the application's runtime (see
+//! [`super::start`]).
 
 use super::apply::{apply, ReloadOutcome};
 use super::status::SharedReloadStatus;
-use crate::config::{self, Config, ConfigError, ConfigErrors, Environment};
+use crate::config::{Config, ConfigError, ConfigErrors, Environment};
 use arc_swap::ArcSwap;
 use std::fmt;
 use std::path::PathBuf;
@@ -64,14 +65,16 @@ impl Reloader {
     pub async fn reload(&self, trigger: ReloadTrigger) -> ReloadOutcome {
         let started = Instant::now();
         let (path, env) = (self.path.clone(), self.env.clone());
-        let loaded = tokio::task::spawn_blocking(move || config::load(&path, env.as_ref()))
-            .await
-            .unwrap_or_else(|panic| {
-                Err(ConfigErrors {
-                    file: self.path.display().to_string(),
-                    errors: vec![ConfigError::new("", format!("loading panicked: {panic}"))],
-                })
-            });
+        // `check`'s load, fixtures included: a config whose fixtures fail is rejected.
+        let loaded =
+            tokio::task::spawn_blocking(move || crate::fixtures::gate::load(&path, env.as_ref()))
+                .await
+                .unwrap_or_else(|panic| {
+                    Err(ConfigErrors {
+                        file: self.path.display().to_string(),
+                        errors: vec![ConfigError::new("", format!("loading panicked: {panic}"))],
+                    })
+                });
         let outcome = apply(&self.config, loaded, &self.status, SystemTime::now());
         log(trigger, &outcome, started, &self.config.load());
         outcome

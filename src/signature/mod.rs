@@ -1,5 +1,5 @@
 //! Declarative webhook signature schemes: a scheme written in YAML (`algorithm`, `key`,
-//! `signature`, `vars`, `timestamp`, `payload`; see `SCHEMES.md` section 4) is parsed into
+//! `signature`, `vars`, `timestamp`, `payload`; see README.md, "routes.yaml") is parsed into
 //! [`RawScheme`], compiled once into an immutable [`Scheme`] (every error collected with its
 //! path), then used to verify requests against a list of secrets and to sign like a sender.
 //! Built-in provider presets are data in `presets.yaml`.

@@ -115,12 +115,14 @@ fn compile(
             "required: where the event id comes from, e.g. \"json:$.id\" or \"header:X-Delivery-Id\"",
         );
     }
-    let event_type = raw
-        .event
-        .event_type
-        .as_deref()
-        .or(preset_event.and_then(|p| p.event_type.as_deref()))
-        .and_then(|spec| source(Some(spec), &format!("{path}.event.type"), sink));
+    // `type: none`: the endpoint reads no type, even where its preset has a default that
+    // some of the provider's requests lack (a rule with `match.type` is then an error).
+    let event_type = match raw.event.event_type.as_deref() {
+        Some(NO_EVENT_TYPE) => None,
+        spec => spec
+            .or(preset_event.and_then(|p| p.event_type.as_deref()))
+            .and_then(|spec| source(Some(spec), &format!("{path}.event.type"), sink)),
+    };
 
     let status = raw.invalid_signature_status.unwrap_or(401);
     if !(400..=499).contains(&status) {
@@ -244,6 +246,9 @@ fn public_url_error(url: &str) -> Option<String> {
     }
     None
 }
+
+/// `event: { type: none }`: the endpoint reads no event type.
+pub const NO_EVENT_TYPE: &str = "none";
 
 fn source(spec: Option<&str>, path: &str, sink: &mut ErrorSink) -> Option<ValueSource> {
     match ValueSource::parse(spec?) {

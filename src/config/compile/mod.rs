@@ -83,15 +83,31 @@ pub fn compile(
         }
     }
 
+    let fixtures = raw.tests.map(|tests| match base_dir == Path::new(".") {
+        true => tests,
+        false => base_dir.join(tests),
+    });
+    if let Some(path) = fixtures.as_ref().filter(|p| !p.exists()) {
+        sink.push(
+            "tests",
+            format!(
+                "{} does not exist (a directory of fixtures, or one file)",
+                path.display()
+            ),
+        );
+    }
+
     if !sink.is_empty() {
         return Err(sink.into_vec());
     }
-    Ok(Config::assemble(
+    let mut config = Config::assemble(
         server,
         storage,
         admin,
         targets,
         endpoints,
         warnings.into_vec(),
-    ))
+    );
+    config.fixtures = fixtures;
+    Ok(config)
 }

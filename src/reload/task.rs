@@ -72,6 +72,15 @@ impl Reloader {
                     errors: vec![ConfigError::new("", format!("loading panicked: {panic}"))],
                 })
             });
+        let loaded = loaded.and_then(|new| {
+            match super::restart::unguarded_admin(&self.config.load(), &new) {
+                None => Ok(new),
+                Some(error) => Err(ConfigErrors {
+                    file: self.path.display().to_string(),
+                    errors: vec![error],
+                }),
+            }
+        });
         let outcome = apply(&self.config, loaded, &self.status, SystemTime::now());
         log(trigger, &outcome, started, &self.config.load());
         outcome

@@ -1,9 +1,11 @@
 //! The reload task: waits for a trigger (the watcher saw the directory change, or SIGHUP), runs
 //! the same `config::load` as `check` and start-up on the blocking pool, applies the result and
-//! logs one line about it. Triggers that arrive during a reload are folded into the next one.
+//! logs one line about it. Triggers that arrive during a reload are folded into the next one,
+//! and a file-change trigger for a file that has not changed since the last attempt is dropped.
 //! It runs on its own thread and runtime (see [`super::start`]), apart from the server's.
 
 use super::apply::{apply, ReloadOutcome};
+use super::file_state::FileState;
 use super::status::SharedReloadStatus;
 use crate::config::{self, Config, ConfigError, ConfigErrors, Environment};
 use arc_swap::ArcSwap;
@@ -47,6 +49,8 @@ impl Reloader {
         mut hangups: Option<Signal>,
         stop: CancellationToken,
     ) {
+        // What the last attempt found on disk; `None` until the first one.
+        let mut last_file: Option<FileState> = None;
         loop {
             let trigger = tokio::select! {
                 () = stop.cancelled() => return,
@@ -57,6 +61,13 @@ impl Reloader {
                 () = next_hangup(&mut hangups) => ReloadTrigger::Hangup,
             };
             while triggers.try_recv().is_ok() {}
+            // A small file, read on this thread's own runtime (nothing else runs on it).
+            let file = FileState::read(&self.path);
+            if trigger == ReloadTrigger::FileChanged && last_file.as_ref() == Some(&file) {
+                tracing::trace!("config file unchanged since the last reload attempt: skipped");
+                continue;
+            }
+            last_file = Some(file);
             self.reload(trigger).await;
         }
     }

@@ -1,6 +1,6 @@
 //! An inbound endpoint, compiled: its path, signature scheme and secrets, where the event id
 //! and type come from, the public URL the provider sends to, its rules, and how it answers what
-//! it refuses.
+//! it refuses, and how long an event id or type may be.
 
 use crate::config::raw::UnmatchedPolicy;
 use crate::handshake::Handshake;
@@ -32,4 +32,6 @@ pub struct Endpoint {
     pub needs_form: bool,
     /// The URL as registered with the provider (`public_url`), for schemes that sign it.
     pub public_url: Option<String>,
+    /// Longest event id and event type accepted, in bytes (`event.max_length`).
+    pub max_event_field_length: usize,
 }

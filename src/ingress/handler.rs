@@ -178,6 +178,7 @@ fn reject_reason(err: &IngestError) -> RejectReason {
         IngestError::InvalidJson(_) => RejectReason::BadJson,
         IngestError::MissingEventId(_) => RejectReason::MissingEventId,
         IngestError::MissingEventType(_) => RejectReason::MissingEventType,
+        IngestError::EventFieldTooLong { .. } => RejectReason::EventFieldTooLong,
         IngestError::Unmatched(_) => RejectReason::Unmatched,
         IngestError::Storage(_) => RejectReason::Storage,
         IngestError::Handshake(_) => RejectReason::Handshake,

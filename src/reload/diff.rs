@@ -244,6 +244,7 @@ fn endpoint_settings_equal(a: &Endpoint, b: &Endpoint) -> bool {
         handshake,
         needs_form,
         public_url,
+        max_event_field_length,
     } = a;
     *name == b.name
         && *path == b.path
@@ -259,4 +260,5 @@ fn endpoint_settings_equal(a: &Endpoint, b: &Endpoint) -> bool {
         && *handshake == b.handshake
         && *needs_form == b.needs_form
         && *public_url == b.public_url
+        && *max_event_field_length == b.max_event_field_length
 }

@@ -1,8 +1,8 @@
 //! The ingest pipeline, as plain async code with no HTTP in it: verify the signature over the raw
 //! bytes -> answer the endpoint's provider handshake if the request is one (never stored) ->
 //! parse and extract the event id and type (each within the endpoint's length cap) -> route
-//! through the rules -> store the event and its delivery jobs in one transaction and wait until
-//! that is durable (`Store::accept_durable`).
+//! through the rules -> store the event (with only the headers the endpoint keeps) and its
+//! delivery jobs in one transaction and wait until that is durable (`Store::accept_durable`).
 //! Each stage hands the next a new type, so an unverified request cannot reach the store or be
 //! answered as a handshake.
 
@@ -266,10 +266,12 @@ impl ExtractedEvent<'_> {
             event_id: &self.id,
             event_type: self.event_type.as_deref(),
             received_at_ms,
+            // Only what delivery and replay can use; never credentials (see stored_headers).
             headers: self
                 .inbound
                 .headers
                 .iter()
+                .filter(|(k, _)| endpoint.stored_headers.keeps(k.as_str()))
                 .map(|(k, v)| (k.as_str().to_string(), v.as_bytes().to_vec()))
                 .collect(),
             body: self.inbound.body,

@@ -245,6 +245,7 @@ fn endpoint_settings_equal(a: &Endpoint, b: &Endpoint) -> bool {
         needs_form,
         public_url,
         max_event_field_length,
+        stored_headers,
     } = a;
     *name == b.name
         && *path == b.path
@@ -261,4 +262,5 @@ fn endpoint_settings_equal(a: &Endpoint, b: &Endpoint) -> bool {
         && *needs_form == b.needs_form
         && *public_url == b.public_url
         && *max_event_field_length == b.max_event_field_length
+        && *stored_headers == b.stored_headers
 }

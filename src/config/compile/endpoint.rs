@@ -1,5 +1,6 @@
 //! Endpoints: path, signature scheme (a provider preset with overrides, or a scheme written out),
-//! secrets, event id and type sources and their length cap, refusal policy, and rules.
+//! secrets, event id and type sources and their length cap, refusal policy, rules, and the
+//! headers stored with an event.
 
 use super::rules;
 use super::take;
@@ -11,6 +12,7 @@ use crate::config::ServerSettings;
 use crate::endpoint::Endpoint;
 use crate::handshake;
 use crate::source::ValueSource;
+use crate::stored_headers::StoredHeaders;
 use crate::target::Target;
 use indexmap::IndexMap;
 use std::collections::HashMap;
@@ -204,6 +206,8 @@ fn compile(
         return None;
     }
     let verified = verified?;
+    let stored_headers =
+        StoredHeaders::for_endpoint(&verified.scheme, targets.values().map(|t| &**t));
     let needs_json = event_id.as_ref().is_some_and(ValueSource::needs_json)
         || event_type.as_ref().is_some_and(ValueSource::needs_json)
         || rules.iter().any(|r| !r.when.is_empty());
@@ -226,6 +230,7 @@ fn compile(
         needs_form,
         public_url,
         max_event_field_length,
+        stored_headers,
     })
 }
 

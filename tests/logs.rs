@@ -4,7 +4,7 @@
 //! dead letter, a good and a bad reload), then grep everything it wrote for the secrets, the
 //! signature header values and the body's marker. None may appear; the events themselves must.
 //! Then one endpoint per built-in preset, each sent hostile markers in every header its scheme
-//! reads: no marker may appear either.
+//! reads, and an extension method: no marker may appear either.
 
 mod common;
 
@@ -365,6 +365,12 @@ async fn hostile_text_in_every_header_a_scheme_reads_never_reaches_the_logs() {
         sent += 1;
     }
     assert!(sent >= 10, "most presets read headers: {sent}");
+    // An extension method is the sender's text too.
+    let method = reqwest::Method::from_bytes(b"HOSTILEMETHODQ").unwrap();
+    let url = format!("http://{addr}{}", config.endpoints[0].path);
+    let answer = client.request(method, &url).send().await.unwrap();
+    assert_eq!(answer.status().as_u16(), 405);
+    markers.push(("the request method".into(), "HOSTILEMETHODQ".into()));
     // Each refusal is logged (at warn, or debug for a handshake); wait for the last one.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let _ = child.kill();

@@ -83,7 +83,7 @@ async fn serve(
             actix_web::http::header::ALLOW,
             actix_web::http::header::HeaderValue::from_static("POST"),
         );
-        tracing::debug!(method = %req.method(), "refused: not POST");
+        tracing::debug!(method = logged_method(req.method()), "refused: not POST");
         return rejected(RejectReason::Method, resp);
     }
     let received_at = SystemTime::now();
@@ -167,6 +167,18 @@ async fn serve(
             )
         }
     }
+}
+
+/// The method as logged: an extension method is any token the sender chose, so only the
+/// standard ones are named.
+fn logged_method(method: &Method) -> &'static str {
+    const STANDARD: [&str; 8] = [
+        "GET", "HEAD", "PUT", "DELETE", "OPTIONS", "CONNECT", "PATCH", "TRACE",
+    ];
+    STANDARD
+        .into_iter()
+        .find(|m| *m == method.as_str())
+        .unwrap_or("(extension method)")
 }
 
 fn reject_reason(err: &IngestError) -> RejectReason {

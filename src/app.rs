@@ -10,8 +10,8 @@ use crate::config::{self, Config, Environment};
 use crate::delivery::{self, DeliveryHandle};
 use crate::ingress::{self, Ingress};
 use crate::metrics::Metrics;
-use crate::store::retention::PRUNE_BATCH;
-use crate::store::SledStore;
+use crate::store::sled::PRUNE_BATCH;
+use crate::store::{Retention, SledStore, Stores};
 use actix_web::dev::{Server, ServerHandle};
 use anyhow::Context;
 use arc_swap::ArcSwap;
@@ -25,7 +25,8 @@ pub struct Application {
     server: Server,
     addr: SocketAddr,
     pub config: Arc<ArcSwap<Config>>,
-    pub store: Arc<SledStore>,
+    /// The store's handles, one per consumer.
+    pub store: Stores,
     pub config_path: PathBuf,
     /// What hot reloads did: for `/readyz` and the admin API.
     pub reload_status: crate::reload::SharedReloadStatus,
@@ -54,26 +55,24 @@ impl Application {
         for w in &config.warnings {
             tracing::warn!("config: {w}");
         }
-        let store = Arc::new(
-            SledStore::open_with_cache(
-                &config.storage.data_dir,
-                config.storage.dedup_ttl,
-                config.storage.cache_size,
-            )
-            .with_context(|| {
-                format!("opening the store in {}", config.storage.data_dir.display())
-            })?,
-        );
+        let engine = SledStore::open_with_cache(
+            &config.storage.data_dir,
+            config.storage.dedup_ttl,
+            config.storage.cache_size,
+        )
+        .with_context(|| format!("opening the store in {}", config.storage.data_dir.display()))?;
         let listener = TcpListener::bind(config.server.listen)
             .with_context(|| format!("binding {}", config.server.listen))?;
         let addr = listener.local_addr().context("reading the bound address")?;
         let workers = config.server.workers;
         let config = Arc::new(ArcSwap::from_pointee(config));
         let metrics = Arc::new(Metrics::new());
-        store.attach_metrics(metrics.clone());
+        let observed = metrics.clone();
+        engine.observe_commits(Box::new(move |size| observed.commit_batch(size)));
+        let store = Stores::of(Arc::new(engine));
         let ingress = Arc::new(Ingress {
             config: config.clone(),
-            store: store.clone(),
+            store: store.ingest.clone(),
             metrics: metrics.clone(),
         });
         let server =
@@ -81,15 +80,15 @@ impl Application {
         // Bound before any background task starts, so a busy admin port leaves nothing running.
         let admin = start_admin(&config, &store, &metrics)?;
         let background = CancellationToken::new();
-        spawn_dedup_pruner(store.clone(), background.clone());
+        spawn_dedup_pruner(store.retention.clone(), background.clone());
         spawn_retention(
-            store.clone(),
+            store.retention.clone(),
             config.clone(),
             metrics.clone(),
             background.clone(),
         );
         let delivery = delivery::spawn(
-            store.clone(),
+            store.queue.clone(),
             config.clone(),
             metrics.clone(),
             background.child_token(),
@@ -148,7 +147,7 @@ impl Application {
 /// Binds and starts the admin API when `admin.listen` is set.
 fn start_admin(
     config: &Arc<ArcSwap<Config>>,
-    store: &Arc<SledStore>,
+    store: &Stores,
     metrics: &Arc<Metrics>,
 ) -> anyhow::Result<Option<(Server, SocketAddr, Arc<crate::admin::AdminState>)>> {
     let settings = config.load().admin.clone();
@@ -168,7 +167,7 @@ fn start_admin(
     Ok(Some((server, addr, state)))
 }
 
-fn spawn_dedup_pruner(store: Arc<SledStore>, stop: CancellationToken) {
+fn spawn_dedup_pruner(store: Arc<dyn Retention>, stop: CancellationToken) {
     actix_web::rt::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
@@ -176,14 +175,13 @@ fn spawn_dedup_pruner(store: Arc<SledStore>, stop: CancellationToken) {
                 _ = stop.cancelled() => return,
                 _ = tick.tick() => {}
             }
-            let store = store.clone();
             let now = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_millis() as u64)
                 .unwrap_or_default();
-            match actix_web::rt::task::spawn_blocking(move || store.prune_dedup(now)).await {
-                Ok(Ok(n)) if n > 0 => tracing::debug!(removed = n, "pruned expired dedup keys"),
-                Ok(Err(e)) => tracing::warn!(error = %e, "pruning dedup keys failed"),
+            match store.prune_dedup(now).await {
+                Ok(n) if n > 0 => tracing::debug!(removed = n, "pruned expired dedup keys"),
+                Err(e) => tracing::warn!(error = %e.chain(), "pruning dedup keys failed"),
                 _ => {}
             }
         }
@@ -193,7 +191,7 @@ fn spawn_dedup_pruner(store: Arc<SledStore>, stop: CancellationToken) {
 /// Prunes finished events older than `storage.retention` every `storage.prune_interval` (both
 /// read from the live config, so a reload changes them), in batches on the blocking pool.
 fn spawn_retention(
-    store: Arc<SledStore>,
+    store: Arc<dyn Retention>,
     config: Arc<ArcSwap<Config>>,
     metrics: Arc<Metrics>,
     stop: CancellationToken,
@@ -213,10 +211,8 @@ fn spawn_retention(
                 .map(|d| d.as_millis() as u64)
                 .unwrap_or_default();
             let cutoff = now_ms.saturating_sub(retention.as_millis() as u64);
-            let store = store.clone();
-            let pass = move || store.prune_finished(cutoff, PRUNE_BATCH);
-            match actix_web::rt::task::spawn_blocking(pass).await {
-                Ok(Ok(report)) => {
+            match store.prune_finished(cutoff, PRUNE_BATCH).await {
+                Ok(report) => {
                     metrics.pruned(report.events, report.jobs, report.attempts);
                     if report.events > 0 {
                         tracing::info!(
@@ -229,8 +225,7 @@ fn spawn_retention(
                         );
                     }
                 }
-                Ok(Err(e)) => tracing::warn!(error = %e, "retention pass failed"),
-                Err(e) => tracing::error!(error = %e, "retention pass panicked"),
+                Err(e) => tracing::warn!(error = %e.chain(), "retention pass failed"),
             }
         }
     });

@@ -30,9 +30,28 @@ pub struct OutboundSigner {
 }
 
 impl OutboundSigner {
-    /// `webhook-id` (= `id`), `webhook-timestamp` and `webhook-signature` for `body`.
-    pub fn headers(&self, id: &str, now_secs: i64, body: &[u8]) -> Vec<(String, String)> {
-        self.scheme.sign(&self.key, body, now_secs, id)
+    /// `webhook-id` (= `id`), `webhook-timestamp` and `webhook-signature` for `body`. An error
+    /// (a key that cannot sign, a scheme that would change the body) fails the attempt for good.
+    pub fn headers(
+        &self,
+        id: &str,
+        now_secs: i64,
+        body: &[u8],
+    ) -> Result<Vec<(String, String)>, String> {
+        let message = self
+            .scheme
+            .sign_message(crate::signature::SignInput {
+                secret: &self.key,
+                body,
+                url: None,
+                now_unix_secs: now_secs,
+                id,
+            })
+            .map_err(|e| format!("signing the request failed: {e}"))?;
+        if message.body != body {
+            return Err("the signing scheme changes the body; it cannot sign deliveries".into());
+        }
+        Ok(message.headers)
     }
 }
 

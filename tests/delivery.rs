@@ -10,7 +10,7 @@ use common::*;
 use hmac::{KeyInit, Mac};
 use hookroute::config::MapEnvironment;
 use hookroute::delivery::{attempt::http_client, Dispatcher};
-use hookroute::store::{JobDetail, JobState, NewEvent, QueueError, SledStore};
+use hookroute::store::{JobDetail, JobState, MemoryStore, NewEvent, QueueError, Stores};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -37,9 +37,14 @@ fn now_ms() -> u64 {
 }
 
 /// The jobs of event `id`, ordered by target name, each with its attempts.
-fn jobs_of(store: &SledStore, id: &str) -> Vec<JobDetail> {
-    let seq = store.find_event("in", id).unwrap().expect("event stored");
-    let mut jobs = store.event_detail(seq).unwrap().unwrap().jobs;
+async fn jobs_of(store: &Stores, id: &str) -> Vec<JobDetail> {
+    let seq = store
+        .events
+        .find_event("in", id)
+        .await
+        .unwrap()
+        .expect("event stored");
+    let mut jobs = store.events.event_detail(seq).await.unwrap().unwrap().jobs;
     jobs.sort_by(|a, b| a.job.target.cmp(&b.job.target));
     jobs
 }
@@ -48,9 +53,9 @@ fn finished(job: &JobDetail) -> bool {
     job.job.state != JobState::Pending
 }
 
-async fn settled(store: &SledStore, id: &str, timeout: Duration) -> Vec<JobDetail> {
-    eventually(timeout, "jobs to finish", || {
-        let jobs = jobs_of(store, id);
+async fn settled(store: &Stores, id: &str, timeout: Duration) -> Vec<JobDetail> {
+    wait_for(timeout, "jobs to finish", || async {
+        let jobs = jobs_of(store, id).await;
         jobs.iter().all(finished).then_some(jobs)
     })
     .await
@@ -114,7 +119,7 @@ async fn a_400_dead_letters_at_once_after_one_attempt() {
     assert_eq!(reason, "HTTP 400 Bad Request");
     assert_eq!(jobs[0].attempts.len(), 1);
     assert_eq!(jobs[0].attempts[0].response_body, b"no such customer");
-    let dead = app.store.dead_jobs(None, 10).unwrap();
+    let dead = app.store.events.dead_letters(None, 10).await.unwrap();
     assert_eq!(
         dead.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
         [jobs[0].id]
@@ -178,16 +183,17 @@ async fn a_slow_target_does_not_delay_a_fast_one() {
         accept(&app, format!(r#"{{"id":"{id}"}}"#).as_bytes(), &id).await;
     }
 
-    eventually(
+    wait_for(
         Duration::from_millis(1500),
         "every event to be delivered to the fast target",
-        || {
-            (0..4)
-                .all(|i| {
-                    let jobs = jobs_of(&app.store, &format!("e{i}"));
-                    matches!(jobs[0].job.state, JobState::Delivered { .. })
-                })
-                .then_some(())
+        || async {
+            for i in 0..4 {
+                let jobs = jobs_of(&app.store, &format!("e{i}")).await;
+                if !matches!(jobs[0].job.state, JobState::Delivered { .. }) {
+                    return None;
+                }
+            }
+            Some(())
         },
     )
     .await;
@@ -199,7 +205,7 @@ async fn a_slow_target_does_not_delay_a_fast_one() {
         "the slow target is held to one request at a time"
     );
     for i in 0..4 {
-        let jobs = jobs_of(&app.store, &format!("e{i}"));
+        let jobs = jobs_of(&app.store, &format!("e{i}")).await;
         assert!(
             matches!(jobs[0].job.state, JobState::Delivered { .. }),
             "fast: {jobs:?}"
@@ -288,11 +294,11 @@ async fn fan_out_to_three_targets_delivers_each_exactly_once_byte_for_byte_with_
         .expect("the outbound signature verifies");
 }
 
-/// A store and a dispatcher driven by hand, without the HTTP server.
+/// An in-memory store and a dispatcher driven by hand, without the HTTP server.
 async fn store_with_dispatcher(
     targets: &str,
     forward: &[&str],
-) -> (Arc<SledStore>, Dispatcher, tempfile::TempDir) {
+) -> (Stores, Dispatcher, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
         "storage:\n  data_dir: {}\n{}",
@@ -300,17 +306,17 @@ async fn store_with_dispatcher(
         routes(targets, forward)
     );
     let config = hookroute::config::load_str(&yaml, dir.path(), &env()).unwrap();
-    let store =
-        Arc::new(SledStore::open(&config.storage.data_dir, Duration::from_secs(60)).unwrap());
+    let store = Stores::of(Arc::new(MemoryStore::new(Duration::from_secs(60))));
     let config = Arc::new(ArcSwap::from_pointee(config));
-    let dispatcher = Dispatcher::new(store.clone(), config, http_client().unwrap());
+    let dispatcher = Dispatcher::new(store.queue.clone(), config, http_client().unwrap());
     (store, dispatcher, dir)
 }
 
-fn accept_direct(store: &SledStore, id: &str, body: &[u8], targets: &[&str]) -> u64 {
+async fn accept_direct(store: &Stores, id: &str, body: &[u8], targets: &[&str]) -> u64 {
     let targets: Vec<Arc<str>> = targets.iter().map(|t| Arc::from(*t)).collect();
     let outcome = store
-        .accept(NewEvent {
+        .ingest
+        .accept_durable(NewEvent {
             endpoint: "in",
             event_id: id,
             event_type: None,
@@ -319,6 +325,7 @@ fn accept_direct(store: &SledStore, id: &str, body: &[u8], targets: &[&str]) -> 
             body,
             targets: &targets,
         })
+        .await
         .unwrap();
     let hookroute::store::AcceptOutcome::Accepted { event_seq, .. } = outcome else {
         panic!()
@@ -331,51 +338,56 @@ async fn retry_dead_and_replay_deliver_again() {
     let down = Downstream::start(vec![Reply::status(422), Reply::status(200)]);
     let (store, mut dispatcher, _dir) =
         store_with_dispatcher(&target("t", &down.url, ""), &["t"]).await;
-    let seq = accept_direct(&store, "e1", br#"{"id":"e1"}"#, &["t"]);
+    let seq = accept_direct(&store, "e1", br#"{"id":"e1"}"#, &["t"]).await;
 
     assert_eq!(dispatcher.drive_until_idle().await.unwrap(), 1);
-    let (job_id, job) = store.dead_jobs(None, 10).unwrap().remove(0);
+    let (job_id, job) = store.events.dead_letters(None, 10).await.unwrap().remove(0);
     assert!(matches!(job.state, JobState::Dead { .. }));
 
-    let requeued = store.retry_dead(job_id, now_ms()).unwrap();
+    let requeued = store.queue.retry_dead(job_id, now_ms()).await.unwrap();
     assert_eq!((requeued.state, requeued.attempts), (JobState::Pending, 1));
-    assert!(store.dead_jobs(None, 10).unwrap().is_empty());
+    assert!(store
+        .events
+        .dead_letters(None, 10)
+        .await
+        .unwrap()
+        .is_empty());
     assert_eq!(dispatcher.drive_until_idle().await.unwrap(), 1);
-    let job = store.job(job_id).unwrap().unwrap();
-    assert!(matches!(job.state, JobState::Delivered { .. }));
+    let detail = store.events.event_detail(seq).await.unwrap().unwrap();
+    let job = &detail.jobs[0];
+    assert!(matches!(job.job.state, JobState::Delivered { .. }));
     assert_eq!(
-        store
-            .attempts_of(job_id)
-            .unwrap()
-            .iter()
-            .map(|a| a.attempt)
-            .collect::<Vec<_>>(),
+        job.attempts.iter().map(|a| a.attempt).collect::<Vec<_>>(),
         [1, 2]
     );
-    assert_eq!(
-        store.retry_dead(job_id, now_ms()),
-        Err(QueueError::NotDead(job_id))
-    );
-    assert_eq!(
-        store.retry_dead(u64::MAX, now_ms()),
+    assert!(matches!(
+        store.queue.retry_dead(job_id, now_ms()).await,
+        Err(QueueError::NotDead(id)) if id == job_id
+    ));
+    assert!(matches!(
+        store.queue.retry_dead(u64::MAX, now_ms()).await,
         Err(QueueError::JobNotFound(u64::MAX))
-    );
+    ));
 
-    let replayed = store.replay(seq, &[Arc::from("t")], now_ms()).unwrap();
+    let replayed = store
+        .queue
+        .replay(seq, vec![Arc::from("t")], now_ms())
+        .await
+        .unwrap();
     assert_eq!(dispatcher.drive_until_idle().await.unwrap(), 1);
     assert!(matches!(
-        store.job(replayed[0]).unwrap().unwrap().state,
+        store.events.job(replayed[0]).await.unwrap().unwrap().state,
         JobState::Delivered { .. }
     ));
-    let detail = store.event_detail(seq).unwrap().unwrap();
+    let detail = store.events.event_detail(seq).await.unwrap().unwrap();
     assert_eq!(
         detail.jobs.iter().map(|j| j.id).collect::<Vec<_>>(),
         [job_id, replayed[0]]
     );
-    assert_eq!(
-        store.replay(u64::MAX, &[Arc::from("t")], 0),
+    assert!(matches!(
+        store.queue.replay(u64::MAX, vec![Arc::from("t")], 0).await,
         Err(QueueError::EventNotFound(u64::MAX))
-    );
+    ));
 
     let received = down.received();
     assert_eq!(received.len(), 3);
@@ -391,19 +403,19 @@ async fn jobs_of_a_target_missing_from_the_config_stay_queued_without_attempts()
     let down = Downstream::start(vec![Reply::status(200)]);
     let (store, mut dispatcher, _dir) =
         store_with_dispatcher(&target("t", &down.url, ""), &["t"]).await;
-    accept_direct(&store, "e1", b"{}", &["removed"]);
+    accept_direct(&store, "e1", b"{}", &["removed"]).await;
 
-    let step = dispatcher.step(now_ms()).unwrap();
+    let step = dispatcher.step(now_ms()).await.unwrap();
     assert_eq!((step.started, step.orphaned), (0, 1));
     assert_eq!(
         dispatcher.drive_until_idle().await.unwrap(),
         0,
         "postponed, not retried in a loop"
     );
-    let (_, job) = store.jobs().unwrap().remove(0);
+    let job = all_jobs(&store).await.remove(0).job;
     assert_eq!((job.state, job.attempts), (JobState::Pending, 0));
     assert!(job.next_attempt_at_ms >= now_ms() + 20_000);
-    assert_eq!(store.queued_count(), 1);
+    assert_eq!(store.events.counts().await.unwrap().queued, 1);
 }
 
 #[actix_web::test]
@@ -422,14 +434,16 @@ async fn jobs_survive_a_restart_and_are_delivered_once_the_target_is_up() {
         accept(&app, format!(r#"{{"id":"{id}"}}"#).as_bytes(), id).await;
     }
     let store = app.store.clone();
-    eventually(
+    wait_for(
         Duration::from_secs(5),
         "a failed attempt for each job",
-        || {
-            ["r1", "r2", "r3"]
-                .iter()
-                .all(|id| jobs_of(&store, id)[0].job.attempts > 0)
-                .then_some(())
+        || async {
+            for id in ["r1", "r2", "r3"] {
+                if jobs_of(&store, id).await[0].job.attempts == 0 {
+                    return None;
+                }
+            }
+            Some(())
         },
     )
     .await;
@@ -474,7 +488,7 @@ async fn shutdown_lets_an_attempt_in_flight_finish() {
 
     let store = app.store.clone();
     app.stop().await;
-    let jobs = jobs_of(&store, "e1");
+    let jobs = jobs_of(&store, "e1").await;
     assert!(
         matches!(jobs[0].job.state, JobState::Delivered { .. }),
         "{jobs:?}"
@@ -491,15 +505,61 @@ async fn a_job_for_a_free_target_starts_even_behind_a_backlog_of_a_busy_target()
         target("slow", &slow.url, "    concurrency: 1\n") + &target("fast", &fast.url, "");
     let (store, mut dispatcher, _dir) = store_with_dispatcher(&targets, &["slow", "fast"]).await;
     for i in 0..50 {
-        accept_direct(&store, &format!("s{i}"), b"{}", &["slow"]);
+        accept_direct(&store, &format!("s{i}"), b"{}", &["slow"]).await;
     }
-    let step = dispatcher.step(now_ms()).unwrap();
+    let step = dispatcher.step(now_ms()).await.unwrap();
     assert_eq!(step.started, 1, "one slow attempt, at its concurrency");
-    accept_direct(&store, "f1", b"{}", &["fast"]);
+    accept_direct(&store, "f1", b"{}", &["fast"]).await;
 
-    let step = dispatcher.step(now_ms()).unwrap();
+    let step = dispatcher.step(now_ms()).await.unwrap();
     assert_eq!(step.started, 1, "the fast job, behind 49 due slow jobs");
     assert!(dispatcher.join_one().await.is_some());
     assert_eq!(fast.count(), 1);
     assert_eq!(slow.count(), 1);
+}
+
+#[actix_web::test]
+async fn a_job_whose_request_cannot_be_signed_is_dead_lettered_not_left_due() {
+    // Regression: `Scheme::sign` panicked on a key that cannot sign; the panic was caught but
+    // the job stayed due forever. Now it is a permanent failure, recorded and dead-lettered.
+    let down = Downstream::start(vec![Reply::status(200)]);
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = routes(&target("t", &down.url, ""), &["t"]);
+    let mut config = hookroute::config::load_str(&yaml, dir.path(), &env()).unwrap();
+    let scheme = hookroute::signature::scheme_from_value(
+        hookroute::signature::preset("standard-webhooks-ed25519")
+            .unwrap()
+            .scheme
+            .clone(),
+    )
+    .unwrap();
+    let target = Arc::make_mut(config.targets.get_mut("t").unwrap());
+    target.signing = Some(hookroute::target::OutboundSigner {
+        scheme: Arc::new(scheme),
+        // Neither a 32-byte seed nor a 64-byte keypair: it cannot sign.
+        key: hookroute::signature::SecretKey::new("short", vec![7u8; 16]),
+    });
+    let store = Stores::of(Arc::new(MemoryStore::new(Duration::from_secs(60))));
+    let config = Arc::new(ArcSwap::from_pointee(config));
+    let mut dispatcher = Dispatcher::new(store.queue.clone(), config, http_client().unwrap());
+    let seq = accept_direct(&store, "e1", br#"{"id":"e1"}"#, &["t"]).await;
+
+    assert_eq!(dispatcher.drive_until_idle().await.unwrap(), 1);
+    let detail = store.events.event_detail(seq).await.unwrap().unwrap();
+    let job = &detail.jobs[0];
+    let JobState::Dead { reason, .. } = &job.job.state else {
+        panic!("{job:?}")
+    };
+    assert!(reason.contains("signing"), "{reason}");
+    assert_eq!(
+        job.attempts.len(),
+        1,
+        "the failure is recorded as an attempt"
+    );
+    assert_eq!(down.count(), 0, "nothing unsigned was sent");
+    assert_eq!(
+        dispatcher.drive_until_idle().await.unwrap(),
+        0,
+        "not due again"
+    );
 }

@@ -11,21 +11,27 @@ async fn example_router() -> TestRouter {
     TestRouter::start(&example_endpoints_and_targets(), dev_env()).await
 }
 
-fn targets_of(router: &TestRouter, endpoint: &str, event_id: &str) -> Vec<String> {
+async fn targets_of(router: &TestRouter, endpoint: &str, event_id: &str) -> Vec<String> {
     let seq = router
         .store
+        .events
         .find_event(endpoint, event_id)
+        .await
         .unwrap()
         .unwrap_or_else(|| panic!("{event_id} not stored"));
-    let mut t: Vec<String> = router
+    let detail = router
         .store
-        .jobs()
+        .events
+        .event_detail(seq)
+        .await
         .unwrap()
+        .unwrap();
+    let mut t: Vec<String> = detail
+        .jobs
         .into_iter()
-        .filter(|(_, j)| j.event_seq == seq)
-        .map(|(_, j)| {
-            assert_eq!(j.state, JobState::Pending);
-            j.target
+        .map(|j| {
+            assert_eq!(j.job.state, JobState::Pending);
+            j.job.target
         })
         .collect();
     t.sort();
@@ -50,18 +56,27 @@ async fn seed_000_orders_accepts_a_signed_event_and_stores_it_byte_for_byte() {
         )
     );
 
-    let seq = r.store.find_event("orders", "ord_1").unwrap().unwrap();
-    let event = r.store.event(seq).unwrap().unwrap();
+    let seq = r
+        .store
+        .events
+        .find_event("orders", "ord_1")
+        .await
+        .unwrap()
+        .unwrap();
+    let event = r.store.events.event(seq).await.unwrap().unwrap();
     assert_eq!(event.event_type.as_deref(), Some("order.created"));
-    assert_eq!(r.store.body(seq).unwrap(), body.to_vec());
-    assert_eq!(targets_of(&r, "orders", "ord_1"), vec!["orders-service"]);
+    assert_eq!(r.store.events.body(seq).await.unwrap(), body.to_vec());
+    assert_eq!(
+        targets_of(&r, "orders", "ord_1").await,
+        vec!["orders-service"]
+    );
 
     let (status, answer) = r.post("/webhook/orders", body, &headers).await;
     assert_eq!(
         (status, answer),
         (200, json!({"status": "duplicate", "event_id": "ord_1"}))
     );
-    assert_eq!(r.store.event_count(), 1);
+    assert_eq!(event_count(&r.store).await, 1);
 }
 
 #[actix_web::test]
@@ -84,7 +99,7 @@ async fn seed_000_orders_answers_401_on_a_wrong_signature_and_stores_nothing() {
     let headers = r.sign("/webhook/orders", &tampered, "x");
     tampered[5] ^= 1;
     assert_eq!(r.post("/webhook/orders", &tampered, &headers).await.0, 401);
-    assert_eq!(r.store.event_count(), 0);
+    assert_eq!(event_count(&r.store).await, 0);
 }
 
 #[actix_web::test]
@@ -94,7 +109,10 @@ async fn seed_002_aghanim_uses_403_for_bad_signatures_and_400_for_unknown_types(
     let (status, answer) = r.post_signed("/webhook/aghanim", body, "agh_1").await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["status"], "accepted");
-    assert_eq!(targets_of(&r, "aghanim", "agh_1"), vec!["game-backend"]);
+    assert_eq!(
+        targets_of(&r, "aghanim", "agh_1").await,
+        vec!["game-backend"]
+    );
 
     let mut headers = r.sign("/webhook/aghanim", body, "agh_1");
     for (k, v) in &mut headers {
@@ -128,7 +146,7 @@ async fn seed_002_aghanim_uses_403_for_bad_signatures_and_400_for_unknown_types(
         (status, answer["error"].as_str()),
         (403, Some("stale_timestamp"))
     );
-    assert_eq!(r.store.event_count(), 1);
+    assert_eq!(event_count(&r.store).await, 1);
 }
 
 #[actix_web::test]
@@ -150,19 +168,28 @@ async fn seed_004_stripe_routes_two_event_types_to_two_targets() {
         );
     }
     assert_eq!(
-        targets_of(&r, "stripe", "evt_pay"),
+        targets_of(&r, "stripe", "evt_pay").await,
         vec!["payments-service"]
     );
-    assert_eq!(targets_of(&r, "stripe", "evt_co"), vec!["checkout-service"]);
     assert_eq!(
-        targets_of(&r, "stripe", "evt_big"),
+        targets_of(&r, "stripe", "evt_co").await,
+        vec!["checkout-service"]
+    );
+    assert_eq!(
+        targets_of(&r, "stripe", "evt_big").await,
         vec!["audit-log", "payments-service"]
     );
 
     let other = br#"{"id":"evt_other","type":"customer.created"}"#;
     let (status, answer) = r.post_signed("/webhook/stripe", other, "evt_other").await;
     assert_eq!((status, answer["status"].as_str()), (200, Some("ignored")));
-    assert!(r.store.find_event("stripe", "evt_other").unwrap().is_none());
+    assert!(r
+        .store
+        .events
+        .find_event("stripe", "evt_other")
+        .await
+        .unwrap()
+        .is_none());
 }
 
 #[actix_web::test]
@@ -234,7 +261,7 @@ async fn github_takes_type_and_id_from_headers_and_matches_payload_conditions() 
         (200, Some("accepted")),
         "{answer}"
     );
-    assert_eq!(targets_of(r, "github", "d-1"), vec!["ci-bot"]);
+    assert_eq!(targets_of(r, "github", "d-1").await, vec!["ci-bot"]);
     let (status, answer) = send(push_dev, "d-2").await;
     assert_eq!((status, answer["status"].as_str()), (200, Some("ignored")));
 
@@ -257,7 +284,7 @@ async fn standard_webhooks_verifies_id_timestamp_and_body() {
         (200, Some("accepted")),
         "{answer}"
     );
-    assert_eq!(targets_of(&r, "standard", "msg_1"), vec!["audit-log"]);
+    assert_eq!(targets_of(&r, "standard", "msg_1").await, vec!["audit-log"]);
 
     let mut headers = r.sign("/webhook/standard", body, "msg_2");
     for (k, v) in &mut headers {
@@ -298,7 +325,7 @@ async fn unknown_paths_wrong_methods_and_bad_bodies_get_json_errors() {
         (status, answer["error"].as_str()),
         (400, Some("missing_event_id"))
     );
-    assert_eq!(r.store.event_count(), 0);
+    assert_eq!(event_count(&r.store).await, 0);
 }
 
 #[actix_web::test]
@@ -329,7 +356,7 @@ async fn bodies_over_the_limit_get_413_whether_declared_or_streamed() {
     let n = conn.read(&mut answer).await.unwrap();
     let answer = String::from_utf8_lossy(&answer[..n]);
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
-    assert_eq!(r.store.event_count(), 0);
+    assert_eq!(event_count(&r.store).await, 0);
 }
 
 #[actix_web::test]
@@ -356,6 +383,6 @@ async fn a_hundred_concurrent_copies_of_one_event_are_stored_once() {
         .filter(|(s, a)| *s == 200 && a["status"] == "duplicate")
         .count();
     assert_eq!((accepted, duplicate), (1, 99));
-    assert_eq!(r.store.event_count(), 1);
-    assert_eq!(r.store.jobs().unwrap().len(), 1);
+    assert_eq!(event_count(&r.store).await, 1);
+    assert_eq!(all_jobs(&r.store).await.len(), 1);
 }

@@ -24,13 +24,11 @@ fn target(name: &str, url: &str, retry: &str) -> String {
 
 const NO_RETRY: &str = "max_attempts: 1, initial_delay: 1s, max_delay: 1s, max_age: 1h";
 
-fn job_states(router: &ObservedRouter) -> Vec<String> {
-    router
-        .store
-        .jobs()
-        .unwrap()
+async fn job_states(router: &ObservedRouter) -> Vec<String> {
+    all_jobs(&router.store)
+        .await
         .into_iter()
-        .map(|(_, j)| format!("{}:{:?}", j.target, j.state))
+        .map(|j| format!("{}:{:?}", j.job.target, j.job.state))
         .collect()
 }
 
@@ -75,8 +73,8 @@ async fn a_scripted_sequence_shows_each_counter_at_its_exact_value() {
     assert_eq!(status, 401);
 
     // The ok target delivers, the bad one (400) dead-letters at once.
-    eventually(Duration::from_secs(10), "both jobs finished", || {
-        let states = job_states(&router);
+    wait_for(Duration::from_secs(10), "both jobs finished", || async {
+        let states = job_states(&router).await;
         (states.iter().any(|s| s.starts_with("ok:Delivered"))
             && states.iter().any(|s| s.starts_with("bad:Dead")))
         .then_some(())
@@ -350,7 +348,11 @@ endpoints:
         let (status, answer) = router.post_signed("/in", payload.as_bytes(), id).await;
         assert_eq!(status, 200, "{answer}");
     }
-    let jobs_before = router.store.jobs().unwrap();
+    let jobs_before: Vec<(u64, hookroute::store::Job)> = all_jobs(&router.store)
+        .await
+        .into_iter()
+        .map(|j| (j.id, j.job))
+        .collect();
     assert_eq!(jobs_before.len(), 3);
 
     let listed = |v: &serde_json::Value| -> Vec<String> {
@@ -374,7 +376,7 @@ endpoints:
     }
     // The finished events went with their jobs, attempts and dead letter; the pending one stays.
     for (id, job) in &jobs_before {
-        let kept = router.store.job(*id).unwrap();
+        let kept = router.store.events.job(*id).await.unwrap();
         assert_eq!(
             kept.is_some(),
             job.target == "down",
@@ -383,16 +385,26 @@ endpoints:
         );
         if job.target != "down" {
             assert!(
-                router.store.attempts_of(*id).unwrap().is_empty(),
-                "attempts of {}",
+                router
+                    .store
+                    .events
+                    .event_detail(job.event_seq)
+                    .await
+                    .unwrap()
+                    .is_none(),
+                "the event of {} with its jobs and attempts",
                 job.target
             );
-            assert!(router.store.event(job.event_seq).unwrap().is_none());
             assert!(
-                router.store.body(job.event_seq).unwrap().is_empty(),
+                router
+                    .store
+                    .events
+                    .body(job.event_seq)
+                    .await
+                    .unwrap()
+                    .is_empty(),
                 "body chunks gone"
             );
-            assert!(router.store.jobs_of(job.event_seq).unwrap().is_empty());
         }
     }
     let (_, dlq) = router.admin_get("/dlq").await;
@@ -480,7 +492,7 @@ fn fill_backlog(dir: &std::path::Path, n: usize) {
             .unwrap();
     }
     futures_util::FutureExt::now_or_never(store.durable());
-    store.db().flush().unwrap();
+    store.flush().unwrap();
 }
 
 async fn backlog_scrape(n: usize) {
@@ -530,7 +542,7 @@ async fn scrape_cost_with_a_large_backlog() {
 /// A store whose every write fails, as a full disk would.
 struct FullDisk;
 
-impl hookroute::store::Store for FullDisk {
+impl hookroute::store::IngestStore for FullDisk {
     fn accept_durable(
         &self,
         _: hookroute::store::NewEvent<'_>,
@@ -539,8 +551,8 @@ impl hookroute::store::Store for FullDisk {
         Result<hookroute::store::AcceptOutcome, hookroute::store::StoreError>,
     > {
         Box::pin(async {
-            Err(hookroute::store::StoreError::Storage(
-                "No space left on device (os error 28)".into(),
+            Err(hookroute::store::StoreError::storage(
+                "No space left on device (os error 28)",
             ))
         })
     }

@@ -18,7 +18,8 @@ use hookroute::signature::{
     preset, preset_names, scheme_from_value, HeaderList, Scheme, SignInput, SignedRequest,
 };
 use hookroute::store::{
-    AttemptV1, DueJob, JobState, JobTransition, NewEvent, RecordOutcome, ScanPick, SledStore,
+    AcceptOutcome, Attempt, ClaimRequest, JobState, JobTransition, NewEvent, RecordOutcome,
+    SledStore, Stores,
 };
 use proptest::prelude::*;
 use std::collections::{BTreeMap, HashMap};
@@ -249,19 +250,44 @@ fn open(dir: &Path) -> SledStore {
     }
 }
 
-/// Runs `ops` against a fresh store and checks the invariant after each.
+/// Claims every job due at `at` (a time past every lease) and gives the claims back: the ids a
+/// dispatcher would attempt.
+async fn due_ids(store: &Stores, at: u64) -> Vec<u64> {
+    let claimed = store
+        .queue
+        .claim_due(ClaimRequest {
+            now_ms: at,
+            lease: Duration::from_secs(60),
+            free: [(Arc::from("a"), 4096), (Arc::from("b"), 4096)].into(),
+            limit: 8192,
+        })
+        .await
+        .unwrap();
+    let ids = claimed.jobs.iter().map(|c| c.id).collect();
+    for c in claimed.jobs {
+        store.queue.release(c).await.unwrap();
+    }
+    ids
+}
+
+/// Runs `ops` against a fresh sled store (dropped and reopened on `Crash`) through the store
+/// traits, and checks the invariant after each.
 fn run_queue_model(ops: &[Op]) -> Result<(), TestCaseError> {
-    let rt = tokio::runtime::Builder::new_current_thread()
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .enable_all()
         .build()
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut store = open(dir.path());
+    let mut store = Stores::of(Arc::new(open(dir.path())));
     let targets: [Arc<str>; 2] = [Arc::from("a"), Arc::from("b")];
-    // Model: acknowledged event id -> its jobs' expected states; job id -> (event id, expect).
+    // Model: acknowledged event id -> its seq; job id -> expected state.
     let mut acked: BTreeMap<u8, u64> = BTreeMap::new();
     let mut jobs: HashMap<u64, Expect> = HashMap::new();
-    let far = u64::MAX / 2;
+    // Attempts claim far in the future (everything is due); the invariant looks further still,
+    // past every lease an abandoned attempt left.
+    let far = u64::MAX / 4;
+    let past_leases = far + 3_600_000;
     let mut now = 1_000u64;
     for op in ops {
         now += 1;
@@ -270,8 +296,8 @@ fn run_queue_model(ops: &[Op]) -> Result<(), TestCaseError> {
                 let event_id = format!("evt_{id}");
                 let body = format!("{{\"id\":\"{event_id}\"}}");
                 let n = if *two_targets { 2 } else { 1 };
-                let outcome = store
-                    .accept(NewEvent {
+                let outcome = rt
+                    .block_on(store.ingest.accept_durable(NewEvent {
                         endpoint: "ep",
                         event_id: &event_id,
                         event_type: None,
@@ -279,45 +305,53 @@ fn run_queue_model(ops: &[Op]) -> Result<(), TestCaseError> {
                         headers: vec![],
                         body: body.as_bytes(),
                         targets: &targets[..n],
-                    })
-                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
-                rt.block_on(store.durable())
+                    }))
                     .map_err(|e| TestCaseError::fail(e.to_string()))?;
                 // Acknowledged now.
                 match outcome {
-                    hookroute::store::AcceptOutcome::Accepted {
+                    AcceptOutcome::Accepted {
                         event_seq,
                         deliveries,
                     } => {
                         prop_assert!(!acked.contains_key(id), "a duplicate was accepted twice");
                         prop_assert_eq!(deliveries, n);
                         acked.insert(*id, event_seq);
-                        for (job, _) in store.jobs_of(event_seq).unwrap() {
-                            jobs.insert(job, Expect::Pending);
+                        let detail = rt.block_on(store.events.event_detail(event_seq)).unwrap();
+                        for job in detail.expect("accepted").jobs {
+                            jobs.insert(job.id, Expect::Pending);
                         }
                     }
-                    hookroute::store::AcceptOutcome::Duplicate { event_seq } => {
+                    AcceptOutcome::Duplicate { event_seq } => {
                         prop_assert_eq!(acked.get(id), Some(&event_seq));
                     }
                 }
             }
             Op::Attempt { pick, outcome } => {
-                let (due, _) = store
-                    .due_jobs(far, 1024, &|_| false, &mut |_| ScanPick::Take)
-                    .unwrap();
-                if due.is_empty() {
+                let free = [(Arc::from("a"), 1024), (Arc::from("b"), 1024)].into();
+                let request = ClaimRequest {
+                    now_ms: far,
+                    lease: Duration::from_secs(60),
+                    free,
+                    limit: 1024,
+                };
+                let mut claimed = rt.block_on(store.queue.claim_due(request)).unwrap().jobs;
+                if claimed.is_empty() {
                     continue;
                 }
-                let job: &DueJob = &due[pick.index(due.len())];
+                let job = claimed.remove(pick.index(claimed.len()));
+                for other in claimed {
+                    rt.block_on(store.queue.release(other)).unwrap();
+                }
                 let transition = match outcome {
                     Outcome::Delivered => JobTransition::Delivered,
                     Outcome::Retry => JobTransition::RetryAt { at_ms: now + 5 },
                     Outcome::Dead => JobTransition::Dead {
                         reason: "test".into(),
                     },
+                    // Claimed, never recorded: its lease holds until a crash or it runs out.
                     Outcome::Abandoned => continue,
                 };
-                let attempt = AttemptV1 {
+                let attempt = Attempt {
                     attempt: 0,
                     at_ms: now,
                     latency_ms: 1,
@@ -325,13 +359,16 @@ fn run_queue_model(ops: &[Op]) -> Result<(), TestCaseError> {
                     error: None,
                     response_body: vec![],
                 };
-                let recorded = store.record_attempt(job, attempt, transition).unwrap();
+                let id = job.id;
+                let recorded = rt
+                    .block_on(store.queue.record(job, attempt, transition))
+                    .unwrap();
                 prop_assert!(
                     matches!(recorded, RecordOutcome::Recorded(_)),
                     "{:?}",
                     recorded
                 );
-                let expect = jobs.get_mut(&job.id).expect("a due job the model knows");
+                let expect = jobs.get_mut(&id).expect("a due job the model knows");
                 *expect = match outcome {
                     Outcome::Delivered => Expect::Delivered,
                     Outcome::Dead => Expect::Dead,
@@ -339,49 +376,50 @@ fn run_queue_model(ops: &[Op]) -> Result<(), TestCaseError> {
                 };
             }
             Op::RetryDead { pick } => {
-                let dead = store.dead_jobs(None, 1024).unwrap();
+                let dead = rt.block_on(store.events.dead_letters(None, 1024)).unwrap();
                 if dead.is_empty() {
                     continue;
                 }
                 let (id, _) = dead[pick.index(dead.len())];
-                store.retry_dead(id, now).unwrap();
+                rt.block_on(store.queue.retry_dead(id, now)).unwrap();
                 jobs.insert(id, Expect::Pending);
             }
             Op::Crash => {
                 drop(store);
-                store = open(dir.path());
+                store = Stores::of(Arc::new(open(dir.path())));
             }
         }
         // Invariant: every acknowledged event's jobs exist, in the state the model expects, and
         // a pending one is due (will be attempted), a dead one is dead-lettered.
-        let (due, _) = store
-            .due_jobs(far, 4096, &|_| false, &mut |_| ScanPick::Take)
-            .unwrap();
-        let dead: Vec<u64> = store
-            .dead_jobs(None, 4096)
+        let due = rt.block_on(due_ids(&store, past_leases));
+        let dead: Vec<u64> = rt
+            .block_on(store.events.dead_letters(None, 4096))
             .unwrap()
             .into_iter()
             .map(|(id, _)| id)
             .collect();
         for (id, seq) in &acked {
-            let found = store.find_event("ep", &format!("evt_{id}")).unwrap();
+            let found = rt
+                .block_on(store.events.find_event("ep", &format!("evt_{id}")))
+                .unwrap();
             prop_assert_eq!(found, Some(*seq), "acknowledged evt_{} vanished", id);
-            let event_jobs = store.jobs_of(*seq).unwrap();
+            let detail = rt.block_on(store.events.event_detail(*seq)).unwrap();
+            let event_jobs = detail.map(|d| d.jobs).unwrap_or_default();
             prop_assert!(!event_jobs.is_empty(), "evt_{} has no jobs", id);
-            for (job_id, job) in event_jobs {
-                let expect = jobs[&job_id];
-                let ok = match (&job.state, expect) {
-                    (JobState::Pending, Expect::Pending) => due.iter().any(|d| d.id == job_id),
+            for job in event_jobs {
+                let expect = jobs[&job.id];
+                let ok = match (&job.job.state, expect) {
+                    (JobState::Pending, Expect::Pending) => due.contains(&job.id),
                     (JobState::Delivered { .. }, Expect::Delivered) => true,
-                    (JobState::Dead { .. }, Expect::Dead) => dead.contains(&job_id),
+                    (JobState::Dead { .. }, Expect::Dead) => dead.contains(&job.id),
                     _ => false,
                 };
                 prop_assert!(
                     ok,
                     "job {} of evt_{}: {:?}, expected {:?}",
-                    job_id,
+                    job.id,
                     id,
-                    job.state,
+                    job.job.state,
                     expect
                 );
             }

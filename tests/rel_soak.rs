@@ -125,16 +125,7 @@ async fn an_hour_of_load_keeps_disk_under_3x_live_data_and_memory_flat() {
     let logical = {
         let store =
             hookroute::store::SledStore::open(&data_dir, Duration::from_secs(3600)).unwrap();
-        let db = store.db();
-        let mut bytes = 0u64;
-        for name in db.tree_names() {
-            let tree = db.open_tree(&name).unwrap();
-            for kv in tree.iter() {
-                let (k, v) = kv.unwrap();
-                bytes += (k.len() + v.len()) as u64;
-            }
-        }
-        bytes
+        store.logical_size().unwrap()
     };
     let ratio = disk as f64 / logical.max(1) as f64;
     eprintln!(

@@ -9,7 +9,7 @@ use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use hookroute::config;
 use hookroute::ingress::{self, Ingress};
-use hookroute::store::{AcceptOutcome, NewEvent, Store, StoreError};
+use hookroute::store::{AcceptOutcome, IngestStore, NewEvent, StoreError};
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::Arc;
@@ -20,7 +20,7 @@ struct BrokenStore {
     fail_accept: bool,
 }
 
-impl Store for BrokenStore {
+impl IngestStore for BrokenStore {
     fn accept_durable(
         &self,
         _: NewEvent<'_>,
@@ -30,7 +30,7 @@ impl Store for BrokenStore {
         } else {
             "fdatasync: Input/output error (os error 5)"
         };
-        async move { Err(StoreError::Storage(cause.into())) }.boxed()
+        async move { Err(StoreError::storage(cause)) }.boxed()
     }
 }
 

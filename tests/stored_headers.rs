@@ -33,9 +33,15 @@ endpoints:
     )
 }
 
-fn stored_names(r: &TestRouter, endpoint: &str, id: &str) -> Vec<String> {
-    let seq = r.store.find_event(endpoint, id).unwrap().expect("stored");
-    let event = r.store.event(seq).unwrap().expect("stored");
+async fn stored_names(r: &TestRouter, endpoint: &str, id: &str) -> Vec<String> {
+    let seq = r
+        .store
+        .events
+        .find_event(endpoint, id)
+        .await
+        .unwrap()
+        .expect("stored");
+    let event = r.store.events.event(seq).await.unwrap().expect("stored");
     let mut names: Vec<String> = event.headers.into_iter().map(|(k, _)| k).collect();
     names.sort();
     names
@@ -69,7 +75,7 @@ async fn only_content_type_forwardable_and_scheme_headers_are_stored_never_crede
     let (status, answer) = r.post("/stripe", body, &headers).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(
-        stored_names(&r, "stripe", "evt_h"),
+        stored_names(&r, "stripe", "evt_h").await,
         [
             "content-type",
             "stripe-signature",
@@ -85,7 +91,7 @@ async fn only_content_type_forwardable_and_scheme_headers_are_stored_never_crede
     let (status, answer) = r.post("/gitlab", body, &headers).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(
-        stored_names(&r, "gitlab", "evt_g"),
+        stored_names(&r, "gitlab", "evt_g").await,
         ["content-type", "x-request-id", "x-trace"],
         "the token compared with the secret is the secret: not stored"
     );

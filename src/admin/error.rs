@@ -74,7 +74,11 @@ impl ResponseError for AdminError {
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
         let message = if status.is_server_error() {
-            tracing::error!(error = %self, "admin request failed");
+            let error = match self {
+                AdminError::Store(e) => e.chain(),
+                other => other.to_string(),
+            };
+            tracing::error!(%error, "admin request failed");
             "internal error".to_string()
         } else {
             self.to_string()

@@ -17,7 +17,7 @@ pub mod views;
 pub use error::AdminError;
 
 use crate::config::Config;
-use crate::store::SledStore;
+use crate::store::Stores;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{from_fn, Next};
@@ -30,7 +30,7 @@ use std::sync::Arc;
 /// What the admin handlers share.
 pub struct AdminState {
     pub config: Arc<ArcSwap<Config>>,
-    pub store: Arc<SledStore>,
+    pub store: Stores,
     /// Set once hot reload has started (after the admin server binds).
     pub reload: std::sync::OnceLock<crate::reload::SharedReloadStatus>,
     pub metrics: Arc<crate::metrics::Metrics>,
@@ -125,7 +125,7 @@ async fn list_events(
     state: web::Data<AdminState>,
     page: web::Query<Page>,
 ) -> Result<HttpResponse, AdminError> {
-    let events = ops::list_events(&state.store, page.after, ops::page_limit(page.limit))?;
+    let events = ops::list_events(&state.store, page.after, ops::page_limit(page.limit)).await?;
     Ok(HttpResponse::Ok().json(events))
 }
 
@@ -133,14 +133,14 @@ async fn show_event(
     state: web::Data<AdminState>,
     key: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
-    Ok(HttpResponse::Ok().json(ops::show_event(&state.store, &key)?))
+    Ok(HttpResponse::Ok().json(ops::show_event(&state.store, &key).await?))
 }
 
 async fn dead_letters(
     state: web::Data<AdminState>,
     page: web::Query<Page>,
 ) -> Result<HttpResponse, AdminError> {
-    let jobs = ops::dead_letters(&state.store, page.after, ops::page_limit(page.limit))?;
+    let jobs = ops::dead_letters(&state.store, page.after, ops::page_limit(page.limit)).await?;
     Ok(HttpResponse::Ok().json(jobs))
 }
 
@@ -148,11 +148,11 @@ async fn retry_one(
     state: web::Data<AdminState>,
     job_id: web::Path<u64>,
 ) -> Result<HttpResponse, AdminError> {
-    Ok(HttpResponse::Ok().json(ops::retry_one(&state.store, *job_id)?))
+    Ok(HttpResponse::Ok().json(ops::retry_one(&state.store, *job_id).await?))
 }
 
 async fn retry_all(state: web::Data<AdminState>) -> Result<HttpResponse, AdminError> {
-    Ok(HttpResponse::Ok().json(ops::retry_all(&state.store)?))
+    Ok(HttpResponse::Ok().json(ops::retry_all(&state.store).await?))
 }
 
 /// The body is optional: empty means "the current matching targets".
@@ -166,8 +166,8 @@ async fn replay(
     } else {
         serde_json::from_slice(&body).map_err(|e| AdminError::BadRequest(e.to_string()))?
     };
-    let config = state.config.load();
-    let view = ops::replay(&state.store, &config, *seq, request.target.as_deref())?;
+    let config = state.config.load_full();
+    let view = ops::replay(&state.store, &config, *seq, request.target.as_deref()).await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -179,9 +179,17 @@ async fn metrics(state: web::Data<AdminState>) -> HttpResponse {
             .map(|s| s.clone())
             .unwrap_or_else(|e| e.into_inner().clone())
     });
+    let depths = match state.store.queue.depths().await {
+        Ok(depths) => depths,
+        Err(e) => {
+            tracing::warn!(error = %e.chain(), "cannot read the queue depths");
+            Vec::new()
+        }
+    };
     let text = state.metrics.render(&crate::metrics::ScrapeSources {
         config: &config,
-        store: &state.store,
+        depths: &depths,
+        store_size: state.store.ingest.size_on_disk(),
         reload: reload.as_ref(),
     });
     HttpResponse::Ok()

@@ -2,7 +2,7 @@
 //! milliseconds since the epoch, job states as a `state` string plus details). The CLI reads the
 //! same types back.
 
-use crate::store::{AttemptV1, EventDetail, EventV1, JobState, JobV1};
+use crate::store::{Attempt, Event, EventDetail, Job, JobState};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -33,7 +33,7 @@ pub struct EventSummary {
 }
 
 impl EventSummary {
-    pub fn new(seq: u64, event: &EventV1, deliveries: DeliverySummary) -> Self {
+    pub fn new(seq: u64, event: &Event, deliveries: DeliverySummary) -> Self {
         Self {
             seq,
             endpoint: event.endpoint.clone(),
@@ -61,7 +61,7 @@ pub struct JobView {
 }
 
 impl JobView {
-    pub fn new(job_id: u64, job: &JobV1) -> Self {
+    pub fn new(job_id: u64, job: &Job) -> Self {
         let (state, finished_at_ms, dead_reason) = match &job.state {
             JobState::Pending => ("pending", None, None),
             JobState::Delivered { at_ms } => ("delivered", Some(*at_ms), None),
@@ -92,8 +92,8 @@ pub struct AttemptView {
     pub response_body: String,
 }
 
-impl From<&AttemptV1> for AttemptView {
-    fn from(a: &AttemptV1) -> Self {
+impl From<&Attempt> for AttemptView {
+    fn from(a: &Attempt) -> Self {
         Self {
             attempt: a.attempt,
             at_ms: a.at_ms,

@@ -8,8 +8,7 @@ use super::outcome::{
     TransportFailure,
 };
 use super::request::OutboundRequest;
-use crate::store::records::ATTEMPT_BODY_LIMIT;
-use crate::store::AttemptV1;
+use crate::store::{Attempt, ATTEMPT_BODY_LIMIT};
 use reqwest::header::{LOCATION, RETRY_AFTER};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -28,7 +27,7 @@ pub fn http_client() -> reqwest::Result<reqwest::Client> {
 pub struct AttemptReport {
     pub outcome: AttemptOutcome,
     /// `attempt` is filled in by the store when it records the report.
-    pub record: AttemptV1,
+    pub record: Attempt,
 }
 
 pub async fn perform(client: &reqwest::Client, request: OutboundRequest) -> AttemptReport {
@@ -41,7 +40,7 @@ pub async fn perform(client: &reqwest::Client, request: OutboundRequest) -> Atte
         .body(request.body)
         .send()
         .await;
-    let mut record = AttemptV1 {
+    let mut record = Attempt {
         attempt: 0,
         at_ms: millis(at),
         latency_ms: 0,

@@ -4,18 +4,20 @@
 //! [`Dispatcher::drive_until_idle`], no sleeping); [`Dispatcher::run`] loops over it, woken by an
 //! accepted event, a finished attempt, or the next due time (at most [`MAX_IDLE`] away).
 //!
-//! A job in flight keeps its `due` entry (see `store::queue`); the in-flight set stops a second
-//! scan from starting it again. A job whose target is not configured (removed by a reload) is
-//! postponed by [`ORPHAN_RECHECK`] without counting an attempt, until its target returns.
+//! Every store call is a future the queue completes off this runtime's workers. A job in flight
+//! is claimed under a lease of [`LEASE`], renewed while its attempt runs: a second scan passes it
+//! over, and if this process dies the lease dies with it and the job is due again. A job whose
+//! target is not configured (removed by a reload) is postponed by [`ORPHAN_RECHECK`] without
+//! counting an attempt, until its target returns.
 
 use super::attempt::millis;
 use super::job_attempt;
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::store::{JobV1, ScanPick, SledStore, StoreError};
+use crate::store::{ClaimRequest, DeliveryQueue, StoreError};
 use crate::target::Target;
 use arc_swap::ArcSwap;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::Semaphore;
@@ -29,6 +31,8 @@ pub const ORPHAN_RECHECK: Duration = Duration::from_secs(30);
 /// Most due entries one scan looks at. Jobs of busy targets count against it, so a backlog
 /// larger than this for busy targets can delay others until it shrinks.
 pub const SCAN_LIMIT: usize = 4096;
+/// How long a claim holds without renewal; attempts renew it every third of it.
+pub const LEASE: Duration = Duration::from_secs(60);
 
 /// What one [`Dispatcher::step`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -44,31 +48,27 @@ pub struct StepOutcome {
 }
 
 pub struct Dispatcher {
-    store: Arc<SledStore>,
+    queue: Arc<dyn DeliveryQueue>,
     config: Arc<ArcSwap<Config>>,
     client: reqwest::Client,
     /// Per target: its configured concurrency and the semaphore enforcing it.
     limits: HashMap<Arc<str>, (usize, Arc<Semaphore>)>,
-    in_flight: HashSet<u64>,
     tasks: JoinSet<u64>,
-    task_jobs: HashMap<tokio::task::Id, u64>,
     metrics: Arc<Metrics>,
 }
 
 impl Dispatcher {
     pub fn new(
-        store: Arc<SledStore>,
+        queue: Arc<dyn DeliveryQueue>,
         config: Arc<ArcSwap<Config>>,
         client: reqwest::Client,
     ) -> Self {
         Self {
-            store,
+            queue,
             config,
             client,
             limits: HashMap::new(),
-            in_flight: HashSet::new(),
             tasks: JoinSet::new(),
-            task_jobs: HashMap::new(),
             metrics: Arc::new(Metrics::new()),
         }
     }
@@ -79,70 +79,62 @@ impl Dispatcher {
         self
     }
 
-    /// Starts an attempt for every job due at `now_ms` whose target has a free slot.
-    pub fn step(&mut self, now_ms: u64) -> Result<StepOutcome, StoreError> {
+    /// Claims and starts an attempt for every job due at `now_ms` whose target has a free slot.
+    pub async fn step(&mut self, now_ms: u64) -> Result<StepOutcome, StoreError> {
         let config = self.config.load_full();
         let mut outcome = StepOutcome::default();
         // Free slots per target: the scan reads only as far as it can still start something,
-        // so a backlog behind a busy target costs nothing per step (it used to be read, up to
-        // SCAN_LIMIT jobs, on every wake-up: once per accepted event).
-        let mut free: HashMap<Arc<str>, usize> = config
+        // so a backlog behind a busy target costs nothing per step.
+        let free: HashMap<Arc<str>, usize> = config
             .targets
             .values()
             .map(|t| (t.name.clone(), self.limit(t).available_permits()))
             .collect();
-        let mut free_total: usize = free.values().sum();
-        if free_total == 0 {
+        if free.values().all(|n| *n == 0) {
             // Nothing could start. Jobs of unconfigured targets wait for the next step that
             // scans; they could not be delivered anyway. The oldest-due ages keep their last
             // reading (every target is busy, so none of them has moved).
             self.metrics.dispatcher_ticked(now_ms);
-            outcome.in_flight = self.in_flight.len();
+            outcome.in_flight = self.tasks.len();
             return Ok(outcome);
         }
-        let in_flight = &self.in_flight;
-        // The scan reads due jobs earliest first, so the first job seen per target is its
-        // oldest due one, whether it can start now or not.
-        let mut oldest_due: HashMap<Arc<str>, u64> = HashMap::new();
-        let mut pick = |job: &JobV1| {
-            if let Some((name, _)) = config.targets.get_key_value(job.target.as_str()) {
-                oldest_due
-                    .entry(name.clone())
-                    .or_insert(job.next_attempt_at_ms);
-            }
-            pick_job(&mut free, &mut free_total, &mut outcome, job)
-        };
-        let (due, _truncated) =
-            self.store
-                .due_jobs(now_ms, SCAN_LIMIT, &|id| in_flight.contains(&id), &mut pick)?;
-        let mut orphans: BTreeMap<String, usize> = BTreeMap::new();
+        let claimed = self
+            .queue
+            .claim_due(ClaimRequest {
+                now_ms,
+                lease: LEASE,
+                free,
+                limit: SCAN_LIMIT,
+            })
+            .await?;
+        outcome.busy = claimed.busy;
         // Bounded like the scan: a target whose jobs all sit behind SCAN_LIMIT jobs of others
         // (or behind the last free slot) is not seen, and its age reads 0 until then.
-        self.metrics.dispatcher_scanned(now_ms, oldest_due);
-        for job in due {
+        self.metrics.dispatcher_scanned(now_ms, claimed.oldest_due);
+        let mut orphans: BTreeMap<String, usize> = BTreeMap::new();
+        for job in claimed.jobs {
             let Some(target) = config.target(&job.job.target).cloned() else {
-                self.store
-                    .postpone(&job, now_ms + ORPHAN_RECHECK.as_millis() as u64)?;
-                *orphans.entry(job.job.target).or_default() += 1;
+                *orphans.entry(job.job.target.clone()).or_default() += 1;
+                self.queue
+                    .postpone(job, now_ms + ORPHAN_RECHECK.as_millis() as u64)
+                    .await?;
                 outcome.orphaned += 1;
                 continue;
             };
             let Ok(permit) = self.limit(&target).try_acquire_owned() else {
                 outcome.busy += 1;
+                self.queue.release(job).await?;
                 continue;
             };
-            self.in_flight.insert(job.id);
-            let id = job.id;
             let task = job_attempt::deliver(
-                self.store.clone(),
+                self.queue.clone(),
                 self.client.clone(),
                 self.metrics.clone(),
                 job,
                 target,
                 permit,
             );
-            let handle = self.tasks.spawn(task);
-            self.task_jobs.insert(handle.id(), id);
+            self.tasks.spawn(task);
             outcome.started += 1;
         }
         for (target, jobs) in orphans {
@@ -153,7 +145,7 @@ impl Dispatcher {
                 humantime::format_duration(ORPHAN_RECHECK)
             );
         }
-        outcome.in_flight = self.in_flight.len();
+        outcome.in_flight = self.tasks.len();
         Ok(outcome)
     }
 
@@ -176,25 +168,22 @@ impl Dispatcher {
     }
 
     /// Waits for one attempt in flight to finish (its outcome already recorded) and returns its
-    /// job id; `None` when nothing is in flight.
+    /// job id; `None` when nothing is in flight. A task that ended abnormally is logged and
+    /// passed over (its job is due again when its lease runs out).
     pub async fn join_one(&mut self) -> Option<u64> {
-        let joined = self.tasks.join_next_with_id().await?;
-        let (task, job) = match joined {
-            Ok((task, job)) => (task, Some(job)),
-            Err(e) => {
-                if e.is_panic() {
-                    tracing::error!("a delivery attempt panicked; its job stays queued");
-                }
-                (e.id(), None)
+        loop {
+            match self.tasks.join_next().await? {
+                Ok(job) => return Some(job),
+                Err(e) if e.is_panic() => tracing::error!(
+                    "a delivery attempt panicked; its job is due again when its lease runs out"
+                ),
+                Err(_) => {}
             }
-        };
-        let job = self.task_jobs.remove(&task).or(job)?;
-        self.in_flight.remove(&job);
-        Some(job)
+        }
     }
 
     pub fn in_flight(&self) -> usize {
-        self.in_flight.len()
+        self.tasks.len()
     }
 
     /// Steps and joins until nothing is due now and nothing is in flight. Retries scheduled for
@@ -202,7 +191,7 @@ impl Dispatcher {
     pub async fn drive_until_idle(&mut self) -> Result<usize, StoreError> {
         let mut attempts = 0;
         loop {
-            let step = self.step(millis(SystemTime::now()))?;
+            let step = self.step(millis(SystemTime::now())).await?;
             attempts += step.started;
             if self.join_one().await.is_none() && step.started == 0 {
                 return Ok(attempts);
@@ -213,13 +202,17 @@ impl Dispatcher {
     /// The dispatcher's life: step, then wait for a wake-up, until `cancel`; then let attempts
     /// in flight finish within `grace` and abandon the rest (they stay queued).
     pub async fn run(mut self, cancel: CancellationToken, grace: Duration) {
-        let wake = self.store.wake.clone();
+        let wake = self.queue.wakeups();
         while !cancel.is_cancelled() {
             let now = millis(SystemTime::now());
-            let idle = match self.step(now).and_then(|_| self.store.next_due_after(now)) {
+            let scanned = match self.step(now).await {
+                Ok(_) => self.queue.next_due_after(now).await,
+                Err(e) => Err(e),
+            };
+            let idle = match scanned {
                 Ok(next) => next.map_or(MAX_IDLE, |at| Duration::from_millis(at - now)),
                 Err(e) => {
-                    tracing::error!(error = %e, "reading the delivery queue failed");
+                    tracing::error!(error = %e.chain(), "reading the delivery queue failed");
                     MAX_IDLE
                 }
             };
@@ -228,21 +221,13 @@ impl Dispatcher {
                 _ = cancel.cancelled() => {}
                 Some(_) = self.join_one() => {
                     // Collect whatever else finished meanwhile before scanning again.
-                    while self.tasks.try_join_next_with_id().is_some_and(|r| self.forget(r)) {}
+                    while self.tasks.try_join_next().is_some() {}
                 }
                 _ = wake.notified() => {}
                 _ = tokio::time::sleep(idle.min(MAX_IDLE)) => {}
             }
         }
         self.drain(grace).await;
-    }
-
-    fn forget(&mut self, joined: Result<(tokio::task::Id, u64), tokio::task::JoinError>) -> bool {
-        let task = joined.as_ref().map_or_else(|e| e.id(), |(t, _)| *t);
-        if let Some(job) = self.task_jobs.remove(&task) {
-            self.in_flight.remove(&job);
-        }
-        true
     }
 
     async fn drain(&mut self, grace: Duration) {
@@ -262,32 +247,6 @@ impl Dispatcher {
                 "grace period over: abandoning attempts in flight; their jobs stay queued"
             );
             self.tasks.shutdown().await;
-        }
-    }
-}
-
-/// Whether the scan takes `job`: yes while its target has a free slot (counting the slot as
-/// used), and yes for an orphan (postponed by the caller); the last free slot ends the scan.
-fn pick_job(
-    free: &mut HashMap<Arc<str>, usize>,
-    free_total: &mut usize,
-    outcome: &mut StepOutcome,
-    job: &JobV1,
-) -> ScanPick {
-    match free.get_mut(job.target.as_str()) {
-        None => ScanPick::Take,
-        Some(0) => {
-            outcome.busy += 1;
-            ScanPick::Leave
-        }
-        Some(n) => {
-            *n -= 1;
-            *free_total -= 1;
-            if *free_total == 0 {
-                ScanPick::TakeLast
-            } else {
-                ScanPick::Take
-            }
         }
     }
 }

@@ -1,15 +1,17 @@
-//! One job's attempt, from start to recorded outcome: load the event and its body, send it,
-//! decide delivered / retry at / dead-letter with the target's retry policy, log it, record it
-//! in the store and count it in the metrics. The dispatcher decides when an attempt starts;
-//! this file is everything after that.
+//! One job's attempt, from start to recorded outcome: load the event and its body, build the
+//! request, send it (renewing the job's lease meanwhile), decide delivered / retry at /
+//! dead-letter with the target's retry policy, log it, record it in the store and count it in the
+//! metrics. A request that cannot be built (a key that cannot sign, even a panic while building)
+//! is a permanent failure: the job is dead-lettered, never left due forever. The dispatcher
+//! decides when an attempt starts; this file is everything after that.
 
 use super::attempt::{self, millis, AttemptReport};
-use super::dispatcher::MAX_IDLE;
+use super::dispatcher::{LEASE, MAX_IDLE};
 use super::outcome::{AttemptOutcome, Failure};
 use super::request::{self, AttemptId};
 use super::retry::{self, RetryDecision};
 use crate::metrics::{DeliveryOutcome, Metrics};
-use crate::store::{AttemptV1, DueJob, JobTransition, RecordOutcome, SledStore};
+use crate::store::{Attempt, ClaimedJob, DeliveryQueue, JobTransition, RecordOutcome};
 use crate::target::Target;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -20,10 +22,10 @@ use tracing::Instrument;
 /// One attempt from start to recorded outcome, in a `delivery` span carrying the target, job,
 /// attempt and the event's endpoint, id and type. Returns the job id.
 pub(super) async fn deliver(
-    store: Arc<SledStore>,
+    queue: Arc<dyn DeliveryQueue>,
     client: reqwest::Client,
     metrics: Arc<Metrics>,
-    due: DueJob,
+    due: ClaimedJob,
     target: Arc<Target>,
     permit: OwnedSemaphorePermit,
 ) -> u64 {
@@ -36,16 +38,16 @@ pub(super) async fn deliver(
         event_id = Empty,
         event_type = Empty
     );
-    attempt_and_record(store, client, metrics, due, target, permit)
+    attempt_and_record(queue, client, metrics, due, target, permit)
         .instrument(span)
         .await
 }
 
 async fn attempt_and_record(
-    store: Arc<SledStore>,
+    queue: Arc<dyn DeliveryQueue>,
     client: reqwest::Client,
     metrics: Arc<Metrics>,
-    due: DueJob,
+    due: ClaimedJob,
     target: Arc<Target>,
     _permit: OwnedSemaphorePermit,
 ) -> u64 {
@@ -54,9 +56,8 @@ async fn attempt_and_record(
         attempt: due.job.attempts + 1,
     };
     let seq = due.job.event_seq;
-    let loaded = store.event(seq).and_then(|e| Ok((e, store.body(seq)?)));
-    let report = match loaded {
-        Ok((Some(event), body)) => {
+    let report = match queue.load_event(seq).await {
+        Ok(Some((event, body))) => {
             let span = tracing::Span::current();
             span.record("endpoint", event.endpoint.as_str());
             span.record("event_id", event.event_id.as_str());
@@ -64,14 +65,24 @@ async fn attempt_and_record(
                 span.record("event_type", t.as_str());
             }
             let now_secs = millis(SystemTime::now()) / 1000;
-            let request = request::build(&target, id, &event, body, now_secs);
-            attempt::perform(&client, request).await
+            let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                request::build(&target, id, &event, body, now_secs)
+            }));
+            match built {
+                Ok(Ok(request)) => {
+                    let send = attempt::perform(&client, request);
+                    holding_lease(queue.as_ref(), &due, send).await
+                }
+                Ok(Err(e)) => local_failure(e.to_string()),
+                Err(_) => local_failure("building the request panicked".into()),
+            }
         }
-        Ok((None, _)) => local_failure(format!("event {seq} is missing from the store")),
+        Ok(None) => local_failure(format!("event {seq} is missing from the store")),
         Err(e) => {
-            tracing::error!(job = id.job_id, error = %e, "cannot read the event to deliver");
+            tracing::error!(job = id.job_id, error = %e.chain(), "cannot read the event to deliver");
             // Leave the job due; pause so a failing store is not hammered.
             tokio::time::sleep(MAX_IDLE).await;
+            let _ = queue.release(due).await;
             return id.job_id;
         }
     };
@@ -89,7 +100,7 @@ async fn attempt_and_record(
     };
     log_attempt(&target, id, &report, &transition);
     let latency = Duration::from_millis(report.record.latency_ms);
-    match store.record_attempt(&due, report.record, transition.clone()) {
+    match queue.record(due, report.record, transition.clone()).await {
         Ok(RecordOutcome::Recorded(_)) => {
             let outcome = match transition {
                 JobTransition::Delivered => DeliveryOutcome::Delivered,
@@ -101,19 +112,52 @@ async fn attempt_and_record(
         Ok(RecordOutcome::Stale) => {
             tracing::warn!(
                 job = id.job_id,
-                "the job changed during its attempt; outcome not recorded"
+                "the job's claim was taken over or the job changed during its attempt; outcome not recorded"
             )
         }
         Err(e) => {
-            tracing::error!(job = id.job_id, error = %e, "recording an attempt failed; the job stays due")
+            tracing::error!(job = id.job_id, error = %e.chain(), "recording an attempt failed; the job stays due")
         }
     }
     id.job_id
 }
 
+/// Runs `work` while renewing the claim's lease every third of [`LEASE`], so a long attempt
+/// keeps its job; a claim lost meanwhile is only logged (recording will be refused as stale).
+async fn holding_lease<T>(
+    queue: &dyn DeliveryQueue,
+    claim: &ClaimedJob,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    let renew_every = LEASE / 3;
+    let renew = async {
+        loop {
+            tokio::time::sleep(renew_every).await;
+            let until = millis(SystemTime::now()) + LEASE.as_millis() as u64;
+            match queue.renew(claim, until).await {
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    tracing::warn!(
+                        job = claim.id,
+                        "the job's claim was taken over during its attempt"
+                    );
+                    std::future::pending::<()>().await;
+                }
+                Err(e) => {
+                    tracing::warn!(job = claim.id, error = %e.chain(), "renewing a claim failed")
+                }
+            }
+        }
+    };
+    tokio::select! {
+        out = work => out,
+        _ = renew => unreachable!("renewing never ends on its own"),
+    }
+}
+
 fn local_failure(reason: String) -> AttemptReport {
     AttemptReport {
-        record: AttemptV1 {
+        record: Attempt {
             attempt: 0,
             at_ms: millis(SystemTime::now()),
             latency_ms: 0,

@@ -4,7 +4,7 @@
 //! Standard Webhooks signature. Later layers win: configured headers override forwarded ones,
 //! and hookroute's headers override both.
 
-use crate::store::EventV1;
+use crate::store::Event;
 use crate::target::Target;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use std::time::Duration;
@@ -45,13 +45,18 @@ pub struct AttemptId {
     pub attempt: u32,
 }
 
+/// Why a request could not be built: the attempt fails for good (a retry would fail the same).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot build the request: {0}")]
+pub struct BuildError(pub String);
+
 pub fn build(
     target: &Target,
     id: AttemptId,
-    event: &EventV1,
+    event: &Event,
     body: Vec<u8>,
     now_secs: u64,
-) -> OutboundRequest {
+) -> Result<OutboundRequest, BuildError> {
     let mut headers = HeaderMap::new();
     for (name, value) in &event.headers {
         let forwarded = name.as_str() == CONTENT_TYPE.as_str()
@@ -83,19 +88,24 @@ pub fn build(
         }
     }
     if let Some(signer) = &target.signing {
-        for (name, value) in signer.headers(&delivery_id, now_secs as i64, &body) {
-            let name =
-                HeaderName::from_bytes(name.as_bytes()).expect("preset header names are valid");
-            let value = HeaderValue::from_str(&value).expect("digits and base64 are valid");
+        let signed = signer
+            .headers(&delivery_id, now_secs as i64, &body)
+            .map_err(BuildError)?;
+        for (name, value) in signed {
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                BuildError(format!("the signature header name {name:?} is invalid"))
+            })?;
+            let value = HeaderValue::from_str(&value)
+                .map_err(|_| BuildError(format!("the {name} value is not a valid header")))?;
             headers.insert(name, value);
         }
     }
-    OutboundRequest {
+    Ok(OutboundRequest {
         url: target.url.clone(),
         headers,
         body,
         timeout: target.timeout,
-    }
+    })
 }
 
 #[cfg(test)]
@@ -122,6 +132,7 @@ mod tests {
     fn signature_of(signer: &OutboundSigner, id: &str, at: i64, body: &[u8]) -> String {
         signer
             .headers(id, at, body)
+            .unwrap()
             .into_iter()
             .find(|(k, _)| k == "webhook-signature")
             .unwrap()
@@ -144,9 +155,9 @@ mod tests {
         }
     }
 
-    fn event() -> EventV1 {
+    fn event() -> Event {
         let h = |k: &str, v: &str| (k.to_string(), v.as_bytes().to_vec());
-        EventV1 {
+        Event {
             endpoint: "orders".into(),
             event_id: "evt_1".into(),
             event_type: None,
@@ -159,7 +170,6 @@ mod tests {
                 h("x-secret", "s"),
             ],
             body_len: 2,
-            body_chunks: 1,
         }
     }
 
@@ -169,7 +179,7 @@ mod tests {
             job_id: 42,
             attempt: 3,
         };
-        let req = build(&target(None), id, &event(), b"{}".to_vec(), 0);
+        let req = build(&target(None), id, &event(), b"{}".to_vec(), 0).unwrap();
         let get = |n: &str| req.headers.get(n).map(|v| v.to_str().unwrap());
         assert_eq!(get("content-type"), Some("application/json; charset=utf-8"));
         assert_eq!(get("x-trace"), Some("abc"));
@@ -182,6 +192,28 @@ mod tests {
         assert_eq!(get(DELIVERY_ID), Some("42"));
         assert_eq!(get("webhook-signature"), None);
         assert_eq!(req.body, b"{}");
+    }
+
+    #[test]
+    fn a_key_that_cannot_sign_fails_the_build_instead_of_panicking() {
+        // An ed25519 key of the wrong length (neither a seed nor a keypair) cannot sign.
+        let scheme = crate::signature::scheme_from_value(
+            crate::signature::preset("standard-webhooks-ed25519")
+                .unwrap()
+                .scheme
+                .clone(),
+        )
+        .unwrap();
+        let signer = OutboundSigner {
+            key: crate::signature::SecretKey::new("short", vec![7u8; 16]),
+            scheme: Arc::new(scheme),
+        };
+        let id = AttemptId {
+            job_id: 1,
+            attempt: 1,
+        };
+        let err = build(&target(Some(signer)), id, &event(), b"{}".to_vec(), 0).unwrap_err();
+        assert!(err.0.contains("signing"), "{err}");
     }
 
     #[test]
@@ -203,7 +235,8 @@ mod tests {
             &event(),
             body.to_vec(),
             1614265330,
-        );
+        )
+        .unwrap();
         assert_eq!(req.headers["webhook-id"], "7");
         assert_eq!(req.headers["webhook-timestamp"], "1614265330");
         assert_eq!(

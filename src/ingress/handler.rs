@@ -153,7 +153,7 @@ async fn serve(
         Err(err) => {
             match &err {
                 IngestError::Storage(cause) => {
-                    tracing::error!(error = %cause, "cannot store event: answered 503")
+                    tracing::error!(error = %cause.chain(), "cannot store event: answered 503")
                 }
                 IngestError::Signature(e) => {
                     tracing::warn!(code = e.code(), error = %e, "signature rejected")

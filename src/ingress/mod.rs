@@ -11,7 +11,7 @@ pub mod provider_url;
 pub mod response;
 
 use crate::config::Config;
-use crate::store::Store;
+use crate::store::IngestStore;
 use actix_http::error::DispatchError;
 use actix_http::HttpService;
 use actix_service::{fn_service, map_config, ServiceFactoryExt};
@@ -27,7 +27,7 @@ use std::time::Duration;
 /// What every ingress request needs: the live config, the store, and the metrics it counts in.
 pub struct Ingress {
     pub config: Arc<ArcSwap<Config>>,
-    pub store: Arc<dyn Store>,
+    pub store: Arc<dyn IngestStore>,
     pub metrics: Arc<crate::metrics::Metrics>,
 }
 

@@ -2,7 +2,8 @@
 //! bytes -> answer the endpoint's provider handshake if the request is one (never stored) ->
 //! parse and extract the event id and type (each within the endpoint's length cap) -> route
 //! through the rules -> store the event (with only the headers the endpoint keeps) and its
-//! delivery jobs in one transaction and wait until that is durable (`Store::accept_durable`).
+//! delivery jobs in one transaction and wait until that is durable
+//! (`IngestStore::accept_durable`).
 //! Each stage hands the next a new type, so an unverified request cannot reach the store or be
 //! answered as a handshake.
 
@@ -14,7 +15,7 @@ use crate::handshake::{
 use crate::signature::{HeaderSource, SignatureError, SignedRequest, VerifiedSignature};
 use crate::source::ParsedBody;
 use crate::store::quota::SpaceLimits;
-use crate::store::{AcceptOutcome, NewEvent, Store, StoreError};
+use crate::store::{AcceptOutcome, IngestStore, NewEvent, StoreError};
 use actix_web::http::header::HeaderMap;
 use serde_json::Value;
 use std::sync::Arc;
@@ -107,7 +108,7 @@ impl HeaderSource for HeaderMap {
 /// `space` (quota and free-space floor) is checked just before the write.
 pub async fn ingest(
     endpoint: &Endpoint,
-    store: &dyn Store,
+    store: &dyn IngestStore,
     space: SpaceLimits,
     inbound: InboundRequest<'_>,
 ) -> Result<IngestOutcome, IngestError> {

@@ -12,15 +12,13 @@
 //! are created at zero on each scrape; an endpoint or target removed by a reload keeps its
 //! series (bounded by what was ever configured) so counters never go backwards mid-process.
 
-pub mod job_counts;
 pub mod labels;
 
-pub use job_counts::{JobCounts, TargetJobs};
 pub use labels::{DeliveryOutcome, RejectReason, RequestOutcome};
 
 use crate::config::Config;
 use crate::reload::ReloadStatus;
-use crate::store::SledStore;
+use crate::store::TargetJobs;
 use labels::*;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -275,8 +273,10 @@ impl Metrics {
             .unwrap_or_else(|p| p.into_inner())
             .clone();
         let mut targets: Vec<Arc<str>> = sources.config.targets.keys().cloned().collect();
-        let counts = sources.store.job_counts.snapshot();
-        targets.extend(counts.iter().map(|(t, _)| t.clone()));
+        let counts: HashMap<Arc<str>, TargetJobs> = sources.depths.iter().cloned().collect();
+        targets.extend(counts.keys().cloned());
+        targets.sort();
+        targets.dedup();
         for target in targets {
             let labels = TargetLabels {
                 target: target.clone(),
@@ -288,7 +288,7 @@ impl Metrics {
                 }));
             }
             drop(self.attempt_seconds.get_or_create(&labels));
-            let jobs = sources.store.job_counts.of(&target);
+            let jobs = counts.get(&target).copied().unwrap_or_default();
             self.queue_depth.get_or_create(&labels).set(jobs.pending);
             self.dead_letters.get_or_create(&labels).set(jobs.dead);
             let age_ms = oldest
@@ -310,11 +310,8 @@ impl Metrics {
             self.last_reload_success
                 .set(unix_ms(status.last_success) as f64 / 1000.0);
         }
-        match sources.store.db().size_on_disk() {
-            Ok(bytes) => {
-                self.store_size.set(bytes as i64);
-            }
-            Err(e) => tracing::warn!(error = %e, "cannot read the store's size on disk"),
+        if let Some(bytes) = sources.store_size {
+            self.store_size.set(bytes as i64);
         }
         let tick = self.dispatcher_tick_ms.load(Ordering::Relaxed);
         self.dispatcher_tick.set(tick as f64 / 1000.0);
@@ -327,7 +324,10 @@ impl Metrics {
 /// What a scrape reads besides the counters.
 pub struct ScrapeSources<'a> {
     pub config: &'a Config,
-    pub store: &'a SledStore,
+    /// Pending and dead jobs per target, as the queue counts them.
+    pub depths: &'a [(Arc<str>, TargetJobs)],
+    /// The store's size on disk, when it has one.
+    pub store_size: Option<u64>,
     /// `None` until hot reload has started.
     pub reload: Option<&'a ReloadStatus>,
 }

@@ -44,12 +44,12 @@ use tokio_util::sync::CancellationToken;
 /// and returns the status the reloads keep. Must be called inside the actix (tokio) runtime:
 /// hot reload stops when that runtime does.
 ///
-/// The reload task runs on its own thread and current-thread runtime, not on actix's: the
-/// server's runtime also runs the delivery dispatcher, and a burst of deliveries must not hold
-/// back a reload (measured: with the reload task on the actix runtime, a retry storm delayed
-/// reloads past a second). SIGHUP is registered before this returns, so a SIGHUP sent once the
-/// router is listening reloads instead of killing it. A watcher or signal that cannot start is
-/// logged; the other trigger keeps working.
+/// The reload task runs on the application's (actix) runtime: delivery has a runtime of its
+/// own and every store call runs off the async workers, so nothing there holds back a reload
+/// (it once needed a thread and runtime of its own while the dispatcher's sled calls ran inline
+/// on this runtime). SIGHUP is registered before this returns, so a SIGHUP sent once the router
+/// is listening reloads instead of killing it. A watcher or signal that cannot start is logged;
+/// the other trigger keeps working.
 pub fn start(
     config_path: &Path,
     env: Arc<dyn Environment>,
@@ -57,31 +57,11 @@ pub fn start(
 ) -> SharedReloadStatus {
     let status = ReloadStatus::shared(SystemTime::now());
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            tracing::error!("cannot start the config reload runtime ({e}): hot reload is off");
-            return status;
-        }
-    };
-    let hangups = {
-        let _in_reload_runtime = runtime.enter();
-        signal(SignalKind::hangup())
-            .inspect_err(|e| {
-                tracing::warn!("cannot listen for SIGHUP ({e}): reload on file changes only")
-            })
-            .ok()
-    };
-    // Cancelled when the actix runtime drops its tasks, i.e. when the application is gone.
-    let stop = CancellationToken::new();
-    let on_runtime_drop = stop.clone().drop_guard();
-    actix_web::rt::spawn(async move {
-        let _on_runtime_drop = on_runtime_drop;
-        std::future::pending::<()>().await
-    });
+    let hangups = signal(SignalKind::hangup())
+        .inspect_err(|e| {
+            tracing::warn!("cannot listen for SIGHUP ({e}): reload on file changes only")
+        })
+        .ok();
     if let Err(e) = watcher::spawn(config_path, tx.clone()) {
         tracing::error!("cannot start the config watcher thread ({e}): reload with SIGHUP");
     }
@@ -91,16 +71,13 @@ pub fn start(
         config,
         status: status.clone(),
     };
-    let spawned = std::thread::Builder::new()
-        .name("config-reload".into())
-        .spawn(move || {
-            // Kept so the channel stays open for SIGHUP when the watcher thread is gone.
-            let _tx = tx;
-            runtime.block_on(reloader.run(rx, hangups, stop));
-        });
-    if let Err(e) = spawned {
-        tracing::error!("cannot start the config reload thread ({e}): hot reload is off");
-    }
+    // Ends with the runtime (the application): nothing else stops it.
+    let stop = CancellationToken::new();
+    actix_web::rt::spawn(async move {
+        // Kept so the channel stays open for SIGHUP when the watcher thread is gone.
+        let _tx = tx;
+        reloader.run(rx, hangups, stop).await
+    });
     status
 }
 

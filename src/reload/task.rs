@@ -2,7 +2,7 @@
 //! the same `config::load` as `check` and start-up on the blocking pool, applies the result and
 //! logs one line about it. Triggers that arrive during a reload are folded into the next one,
 //! and a file-change trigger for a file that has not changed since the last attempt is dropped.
-//! It runs on its own thread and runtime (see [`super::start`]), apart from the server's.
+//! It runs on the application's runtime (see [`super::start`]).
 
 use super::apply::{apply, ReloadOutcome};
 use super::file_state::FileState;
@@ -61,8 +61,11 @@ impl Reloader {
                 () = next_hangup(&mut hangups) => ReloadTrigger::Hangup,
             };
             while triggers.try_recv().is_ok() {}
-            // A small file, read on this thread's own runtime (nothing else runs on it).
-            let file = FileState::read(&self.path);
+            // Blocking file reads stay off the application's runtime.
+            let path = self.path.clone();
+            let file = tokio::task::spawn_blocking(move || FileState::read(&path))
+                .await
+                .unwrap_or(FileState::Unreadable(std::io::ErrorKind::Other));
             if trigger == ReloadTrigger::FileChanged && last_file.as_ref() == Some(&file) {
                 tracing::trace!("config file unchanged since the last reload attempt: skipped");
                 continue;

@@ -1,32 +1,36 @@
-//! The durable store behind acknowledgements. `accept_durable` writes, in one transaction, the
-//! dedup marker `(endpoint, event id)`, the event and one delivery job per matched target, and
-//! resolves once that write is on disk (the sled store batches many requests into one
-//! transaction and one fsync: `ingest_writer`). Kept behind the [`Store`] trait so another engine can sit
-//! behind it later, and so tests can make storage fail on purpose. The delivery queue on the same
-//! trees (jobs due, attempt records, dead letters) is in `queue`.
+//! The durable store behind acknowledgements and the delivery queue, as a seam: the traits in
+//! [`traits`] (one per consumer) speak the domain types of [`model`]; engines implement them.
+//! [`sled`] is the embedded engine the binary runs on; [`memory`] keeps everything in memory for
+//! fast tests of the consumers; [`conformance`] is the one suite every engine passes.
 
-mod accept_batch;
-pub mod ingest_writer;
-mod queue;
+pub mod conformance;
+mod leases;
+pub mod memory;
+pub mod model;
 pub mod quota;
-pub mod records;
-pub mod retention;
-mod sled_store;
+pub mod sled;
+pub mod traits;
 
-pub use queue::{
-    DueJob, EventDetail, JobDetail, JobTransition, QueueError, RecordOutcome, ScanPick,
-};
-pub use records::{AttemptV1, EventV1, JobState, JobV1, StoredAttempt, StoredEvent, StoredJob};
-pub use sled_store::{SledStore, DEFAULT_CACHE_SIZE};
+pub use self::sled::{SledStore, DEFAULT_CACHE_SIZE};
+pub use memory::MemoryStore;
+pub use model::*;
+pub use traits::{DeliveryQueue, EventReads, IngestStore, Retention, StoreFuture, Stores};
 
-use futures_util::future::BoxFuture;
 use std::sync::Arc;
 
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+/// A cause kept with a storage failure, shareable (one failed group commit answers many
+/// requests with the same error).
+pub type Cause = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The write (or making it durable) failed: the caller must not acknowledge.
-    #[error("storage failure: {0}")]
-    Storage(String),
+    #[error("storage failure: {what}")]
+    Storage {
+        what: String,
+        #[source]
+        cause: Option<Cause>,
+    },
     /// The data directory's filesystem has less free space than `storage.min_free_space`.
     #[error("{free} bytes free on the data directory's filesystem, under the floor of {min_free}")]
     LowDiskSpace { free: u64, min_free: u64 },
@@ -34,50 +38,72 @@ pub enum StoreError {
     #[error("the store uses {used} bytes on disk, at or over its quota of {limit}")]
     QuotaReached { used: u64, limit: u64 },
     /// A record could not be decoded.
-    #[error("corrupt record: {0}")]
-    Corrupt(String),
+    #[error("corrupt record: {what}")]
+    Corrupt {
+        what: String,
+        #[source]
+        cause: Option<Cause>,
+    },
 }
 
-impl From<sled::Error> for StoreError {
-    fn from(e: sled::Error) -> Self {
-        StoreError::Storage(e.to_string())
+impl StoreError {
+    /// A failure described in words, with no underlying error.
+    pub fn storage(what: impl Into<String>) -> Self {
+        StoreError::Storage {
+            what: what.into(),
+            cause: None,
+        }
+    }
+
+    /// A failure of `what`, caused by `cause`.
+    pub fn caused(
+        what: impl Into<String>,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        StoreError::Storage {
+            what: what.into(),
+            cause: Some(Arc::new(cause)),
+        }
+    }
+
+    /// The message with every cause after it (`a: b: c`), for logs.
+    pub fn chain(&self) -> String {
+        let mut text = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        text
     }
 }
 
-/// An event that passed verification and routing, ready to be stored.
-#[derive(Debug, Clone)]
-pub struct NewEvent<'a> {
-    pub endpoint: &'a str,
-    pub event_id: &'a str,
-    pub event_type: Option<&'a str>,
-    pub received_at_ms: u64,
-    pub headers: Vec<(String, Vec<u8>)>,
-    pub body: &'a [u8],
-    pub targets: &'a [Arc<str>],
+/// Why an admin operation on the queue was refused.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum QueueError {
+    #[error("no job {0}")]
+    JobNotFound(JobId),
+    #[error("job {0} is not dead-lettered")]
+    NotDead(JobId),
+    #[error("no event {0}")]
+    EventNotFound(EventSeq),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AcceptOutcome {
-    /// Stored now, with one delivery job per target.
-    Accepted { event_seq: u64, deliveries: usize },
-    /// The same `(endpoint, event id)` was accepted within the dedup window.
-    Duplicate { event_seq: u64 },
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-pub trait Store: Send + Sync + 'static {
-    /// Dedup check, event and jobs in one transaction; resolves with the outcome once that is
-    /// durable on disk. A duplicate resolves once the batch it was checked in is durable too
-    /// (its 200 promises the first copy is on disk). An error means: do not acknowledge.
-    fn accept_durable(
-        &self,
-        event: NewEvent<'_>,
-    ) -> BoxFuture<'static, Result<AcceptOutcome, StoreError>>;
-
-    /// Refuses with [`StoreError::QuotaReached`] once the store's size on disk is at or over
-    /// the quota, and with [`StoreError::LowDiskSpace`] when its filesystem has less free space
-    /// than the floor. The default (a store with no disk) never refuses.
-    fn check_space(&self, limits: quota::SpaceLimits) -> Result<(), StoreError> {
-        let _ = limits;
-        Ok(())
+    #[test]
+    fn a_storage_error_keeps_its_cause_chain() {
+        let io = std::io::Error::other("disk on fire");
+        let e = StoreError::caused("writing the batch", io);
+        assert_eq!(e.to_string(), "storage failure: writing the batch");
+        assert_eq!(
+            e.chain(),
+            "storage failure: writing the batch: disk on fire"
+        );
     }
 }

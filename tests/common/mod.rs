@@ -6,7 +6,7 @@
 use arc_swap::ArcSwap;
 use hookroute::app::Application;
 use hookroute::config::{Config, MapEnvironment};
-use hookroute::store::SledStore;
+use hookroute::store::Stores;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -59,11 +59,32 @@ pub fn sign_at(
     ep.scheme.sign(&ep.secrets[secret], body, at, id)
 }
 
+/// How many events `store` holds.
+pub async fn event_count(store: &Stores) -> usize {
+    store.events.counts().await.expect("counts").events
+}
+
+/// Every job of every stored event, with its id and attempts, in event order.
+pub async fn all_jobs(store: &Stores) -> Vec<hookroute::store::JobDetail> {
+    let mut jobs = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.events.events_page(after, 500).await.expect("events");
+        let Some(last) = page.last() else { break };
+        after = Some(last.seq);
+        for event in &page {
+            let detail = store.events.event_detail(event.seq).await.expect("detail");
+            jobs.extend(detail.map(|d| d.jobs).unwrap_or_default());
+        }
+    }
+    jobs
+}
+
 /// The real app, in this process, on a loopback port, with a fresh store.
 pub struct TestRouter {
     pub base: String,
     pub config: Arc<ArcSwap<Config>>,
-    pub store: Arc<SledStore>,
+    pub store: Stores,
     pub client: reqwest::Client,
     pub dir: TempDir,
 }
@@ -142,6 +163,21 @@ pub struct RouterProcess {
     pub log: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
+/// Like [`eventually`], with a check that awaits (a store read).
+pub async fn wait_for<T, F>(timeout: Duration, what: &str, mut check: impl FnMut() -> F) -> T
+where
+    F: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 impl RouterProcess {
     /// Starts `hookroute serve` and waits until it says where it listens.
     pub fn start(config: &Path, envs: &[(&str, &str)]) -> Self {
@@ -211,7 +247,7 @@ pub fn write_by_rename(path: &Path, text: &str) {
 pub struct RunningApp {
     pub base: String,
     pub config: Arc<ArcSwap<Config>>,
-    pub store: Arc<SledStore>,
+    pub store: Stores,
     pub client: reqwest::Client,
     stop: actix_web::dev::ServerHandle,
     run: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -490,7 +526,7 @@ pub struct ObservedRouter {
     pub base: String,
     pub admin: String,
     pub config: Arc<ArcSwap<Config>>,
-    pub store: Arc<SledStore>,
+    pub store: Stores,
     pub client: reqwest::Client,
     pub config_path: PathBuf,
     pub dir: TempDir,

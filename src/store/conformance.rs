@@ -1,0 +1,520 @@
+//! The one suite every engine passes (after arrow-rs object_store's `integration.rs`): each case
+//! is a plain async function over a fresh store, so an engine's tests are a call of
+//! [`run_all`] with a function that opens a fresh one. A new engine is done when it passes.
+//! The queue state machine ([`queue_state_machine`]) takes its operations as data so a property
+//! test can generate them (tests/store_conformance.rs).
+//!
+//! Times are explicit unix milliseconds: nothing here sleeps.
+
+use super::model::*;
+use super::traits::Stores;
+use super::QueueError;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Opens a fresh, empty store with the given dedup window.
+pub type Fresh<'a> = &'a dyn Fn(Duration) -> Stores;
+
+const HOUR: Duration = Duration::from_secs(3600);
+const LEASE: Duration = Duration::from_secs(60);
+const T0: u64 = 1_000_000;
+
+/// Every case, each on a fresh store.
+pub async fn run_all(fresh: Fresh<'_>) {
+    dedup_window(fresh).await;
+    accepted_jobs_are_claimed_once_under_a_lease(fresh).await;
+    a_lease_that_runs_out_is_taken_over_and_the_old_claim_is_stale(fresh).await;
+    a_renewed_lease_keeps_its_job(fresh).await;
+    a_released_claim_is_due_again_at_once(fresh).await;
+    claims_respect_free_slots_and_take_orphans(fresh).await;
+    attempts_retries_and_dead_letters(fresh).await;
+    replay_makes_new_jobs(fresh).await;
+    retention_never_touches_a_pending_job(fresh).await;
+}
+
+fn targets(names: &[&str]) -> Vec<Arc<str>> {
+    names.iter().map(|t| Arc::from(*t)).collect()
+}
+
+/// Accepts `id` on endpoint `in` at `at_ms` with one job per target.
+pub async fn accept(store: &Stores, id: &str, at_ms: u64, to: &[&str]) -> AcceptOutcome {
+    let to = targets(to);
+    store
+        .ingest
+        .accept_durable(NewEvent {
+            endpoint: "in",
+            event_id: id,
+            event_type: Some("t"),
+            received_at_ms: at_ms,
+            headers: vec![("content-type".into(), b"application/json".to_vec())],
+            body: format!("{{\"id\":\"{id}\"}}").as_bytes(),
+            targets: &to,
+        })
+        .await
+        .expect("accept")
+}
+
+async fn accepted(store: &Stores, id: &str, at_ms: u64, to: &[&str]) -> EventSeq {
+    match accept(store, id, at_ms, to).await {
+        AcceptOutcome::Accepted { event_seq, .. } => event_seq,
+        other => panic!("{id}: expected accepted, got {other:?}"),
+    }
+}
+
+/// Claims at `now_ms` with `slots` free for each named target.
+pub async fn claim(store: &Stores, now_ms: u64, slots: &[(&str, usize)]) -> Claimed {
+    store
+        .queue
+        .claim_due(ClaimRequest {
+            now_ms,
+            lease: LEASE,
+            free: slots.iter().map(|(t, n)| (Arc::from(*t), *n)).collect(),
+            limit: 4096,
+        })
+        .await
+        .expect("claim")
+}
+
+fn attempt(at_ms: u64, status: u16) -> Attempt {
+    Attempt {
+        attempt: 0,
+        at_ms,
+        latency_ms: 1,
+        status: Some(status),
+        error: (status >= 300).then(|| format!("HTTP {status}")),
+        response_body: b"ok".to_vec(),
+    }
+}
+
+async fn record(store: &Stores, claim: &ClaimedJob, t: JobTransition, at_ms: u64) -> RecordOutcome {
+    let status = if t == JobTransition::Delivered {
+        200
+    } else {
+        500
+    };
+    store
+        .queue
+        .record(claim.clone(), attempt(at_ms, status), t)
+        .await
+        .expect("record")
+}
+
+pub async fn dedup_window(fresh: Fresh<'_>) {
+    let store = fresh(Duration::from_secs(10));
+    let first = accepted(&store, "e1", T0, &["t"]).await;
+    assert_eq!(
+        accept(&store, "e1", T0 + 9_999, &["t"]).await,
+        AcceptOutcome::Duplicate { event_seq: first },
+        "inside the window"
+    );
+    assert_eq!(
+        store.events.find_event("in", "e1").await.unwrap(),
+        Some(first)
+    );
+    let again = accepted(&store, "e1", T0 + 10_000, &["t"]).await;
+    assert_ne!(again, first, "past the window the id is new again");
+    assert_eq!(
+        store.events.find_event("in", "e1").await.unwrap(),
+        Some(again),
+        "the newest acceptance"
+    );
+    assert_eq!(
+        store.retention.prune_dedup(T0 + 10_000).await.unwrap(),
+        0,
+        "a live marker is kept"
+    );
+    // An engine may forget an expired marker late (sled drops whole time buckets), but within a
+    // second window it has.
+    assert!(store.retention.prune_dedup(T0 + 30_000).await.unwrap() >= 1);
+    assert_eq!(store.events.find_event("in", "e1").await.unwrap(), None);
+    let counts = store.events.counts().await.unwrap();
+    assert_eq!((counts.events, counts.jobs, counts.queued), (2, 2, 2));
+}
+
+pub async fn accepted_jobs_are_claimed_once_under_a_lease(fresh: Fresh<'_>) {
+    let store = fresh(HOUR);
+    let seq = accepted(&store, "e1", T0, &["a", "b"]).await;
+    assert!(
+        claim(&store, T0 - 1, &[("a", 9), ("b", 9)])
+            .await
+            .jobs
+            .is_empty(),
+        "not due yet"
+    );
+    let claimed = claim(&store, T0, &[("a", 9), ("b", 9)]).await;
+    assert_eq!(claimed.jobs.len(), 2);
+    assert!(claimed
+        .jobs
+        .iter()
+        .all(|c| c.job.event_seq == seq && c.job.attempts == 0));
+    assert_eq!(claimed.oldest_due.get("a"), Some(&T0));
+    assert!(
+        claim(&store, T0 + 1, &[("a", 9), ("b", 9)])
+            .await
+            .jobs
+            .is_empty(),
+        "claimed"
+    );
+    let (event, body) = store.queue.load_event(seq).await.unwrap().expect("event");
+    assert_eq!(event.event_id, "e1");
+    assert_eq!(body, br#"{"id":"e1"}"#);
+    for c in &claimed.jobs {
+        assert!(matches!(
+            record(&store, c, JobTransition::Delivered, T0 + 5).await,
+            RecordOutcome::Recorded(Job {
+                attempts: 1,
+                state: JobState::Delivered { .. },
+                ..
+            })
+        ));
+    }
+    let detail = store.events.event_detail(seq).await.unwrap().unwrap();
+    assert!(detail
+        .jobs
+        .iter()
+        .all(|j| j.attempts.len() == 1 && j.attempts[0].attempt == 1));
+    assert_eq!(store.events.counts().await.unwrap().queued, 0);
+    assert_eq!(store.queue.next_due_after(0).await.unwrap(), None);
+}
+
+pub async fn a_lease_that_runs_out_is_taken_over_and_the_old_claim_is_stale(fresh: Fresh<'_>) {
+    let store = fresh(HOUR);
+    accepted(&store, "e1", T0, &["t"]).await;
+    let first = claim(&store, T0, &[("t", 1)]).await.jobs.remove(0);
+    let lease_end = T0 + LEASE.as_millis() as u64;
+    assert!(claim(&store, lease_end - 1, &[("t", 1)])
+        .await
+        .jobs
+        .is_empty());
+    let second = claim(&store, lease_end, &[("t", 1)]).await.jobs.remove(0);
+    assert_eq!(second.id, first.id);
+    assert_ne!(second.lease.token, first.lease.token);
+    assert_eq!(
+        record(&store, &first, JobTransition::Delivered, lease_end).await,
+        RecordOutcome::Stale,
+        "a stale owner cannot record over a newer claim"
+    );
+    assert_eq!(
+        store.queue.renew(&first, lease_end + 1).await.unwrap(),
+        None
+    );
+    assert!(matches!(
+        record(&store, &second, JobTransition::Delivered, lease_end).await,
+        RecordOutcome::Recorded(_)
+    ));
+}
+
+pub async fn a_renewed_lease_keeps_its_job(fresh: Fresh<'_>) {
+    let store = fresh(HOUR);
+    accepted(&store, "e1", T0, &["t"]).await;
+    let held = claim(&store, T0, &[("t", 1)]).await.jobs.remove(0);
+    let later = T0 + 10 * LEASE.as_millis() as u64;
+    let lease = store
+        .queue
+        .renew(&held, later)
+        .await
+        .unwrap()
+        .expect("still ours");
+    assert_eq!(lease.expires_at_ms, later);
+    assert!(claim(&store, later - 1, &[("t", 1)]).await.jobs.is_empty());
+}
+
+pub async fn a_released_claim_is_due_again_at_once(fresh: Fresh<'_>) {
+    let store = fresh(HOUR);
+    accepted(&store, "e1", T0, &["t"]).await;
+    let held = claim(&store, T0, &[("t", 1)]).await.jobs.remove(0);
+    store.queue.release(held.clone()).await.unwrap();
+    let again = claim(&store, T0, &[("t", 1)]).await.jobs.remove(0);
+    assert_eq!(
+        (again.id, again.job.attempts),
+        (held.id, 0),
+        "no attempt counted"
+    );
+}
+
+pub async fn claims_respect_free_slots_and_take_orphans(fresh: Fresh<'_>) {
+    let store = fresh(HOUR);
+    for i in 0..3 {
+        accepted(&store, &format!("a{i}"), T0 + i, &["a"]).await;
+    }
+    accepted(&store, "gone", T0, &["removed"]).await;
+    let claimed = claim(&store, T0 + 10, &[("a", 2)]).await;
+    let targets: Vec<&str> = claimed.jobs.iter().map(|c| c.job.target.as_str()).collect();
+    assert_eq!(targets.iter().filter(|t| **t == "a").count(), 2);
+    assert!(
+        targets.contains(&"removed"),
+        "an orphan is handed over to be postponed"
+    );
+    let orphan = claimed
+        .jobs
+        .iter()
+        .find(|c| c.job.target == "removed")
+        .unwrap();
+    store
+        .queue
+        .postpone(orphan.clone(), T0 + 60_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.queue.next_due_after(T0 + 10).await.unwrap(),
+        Some(T0 + 60_000)
+    );
+    let job = store.events.job(orphan.id).await.unwrap().unwrap();
+    assert_eq!((job.attempts, job.next_attempt_at_ms), (0, T0 + 60_000));
+    assert!(
+        claim(&store, T0 + 10, &[("a", 0)]).await.jobs.is_empty(),
+        "no slot, no claim"
+    );
+}
+
+pub async fn attempts_retries_and_dead_letters(fresh: Fresh<'_>) {
+    let store = fresh(HOUR);
+    let seq = accepted(&store, "e1", T0, &["t"]).await;
+    let c = claim(&store, T0, &[("t", 1)]).await.jobs.remove(0);
+    let retry = JobTransition::RetryAt { at_ms: T0 + 5_000 };
+    assert!(matches!(
+        record(&store, &c, retry, T0).await,
+        RecordOutcome::Recorded(_)
+    ));
+    assert!(claim(&store, T0 + 4_999, &[("t", 1)]).await.jobs.is_empty());
+    let c = claim(&store, T0 + 5_000, &[("t", 1)]).await.jobs.remove(0);
+    assert_eq!(c.job.attempts, 1);
+    let dead = JobTransition::Dead {
+        reason: "HTTP 500".into(),
+    };
+    record(&store, &c, dead, T0 + 5_000).await;
+    let letters = store.events.dead_letters(None, 10).await.unwrap();
+    assert_eq!(letters.len(), 1);
+    assert!(matches!(&letters[0].1.state, JobState::Dead { reason, .. } if reason == "HTTP 500"));
+    let depths: HashMap<_, _> = store.queue.depths().await.unwrap().into_iter().collect();
+    assert_eq!(
+        depths.get("t"),
+        Some(&TargetJobs {
+            pending: 0,
+            dead: 1
+        })
+    );
+    let detail = store.events.event_detail(seq).await.unwrap().unwrap();
+    let numbers: Vec<u32> = detail.jobs[0].attempts.iter().map(|a| a.attempt).collect();
+    assert_eq!(numbers, vec![1, 2]);
+
+    let id = letters[0].0;
+    let requeued = store.queue.retry_dead(id, T0 + 9_000).await.unwrap();
+    assert_eq!((requeued.state, requeued.attempts), (JobState::Pending, 2));
+    assert!(store
+        .events
+        .dead_letters(None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(matches!(
+        store.queue.retry_dead(id, T0).await,
+        Err(QueueError::NotDead(_))
+    ));
+    assert!(matches!(
+        store.queue.retry_dead(u64::MAX, T0).await,
+        Err(QueueError::JobNotFound(_))
+    ));
+    let c = claim(&store, T0 + 9_000, &[("t", 1)]).await.jobs.remove(0);
+    assert_eq!(c.id, id);
+}
+
+pub async fn replay_makes_new_jobs(fresh: Fresh<'_>) {
+    let store = fresh(HOUR);
+    let seq = accepted(&store, "e1", T0, &["t"]).await;
+    let c = claim(&store, T0, &[("t", 1)]).await.jobs.remove(0);
+    record(&store, &c, JobTransition::Delivered, T0).await;
+    let ids = store
+        .queue
+        .replay(seq, targets(&["t", "u"]), T0 + 100)
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 2);
+    assert!(!ids.contains(&c.id));
+    let claimed = claim(&store, T0 + 100, &[("t", 5), ("u", 5)]).await;
+    let mut got: Vec<JobId> = claimed.jobs.iter().map(|c| c.id).collect();
+    got.sort();
+    let mut want = ids.clone();
+    want.sort();
+    assert_eq!(got, want);
+    assert_eq!(
+        store
+            .events
+            .event_detail(seq)
+            .await
+            .unwrap()
+            .unwrap()
+            .jobs
+            .len(),
+        3
+    );
+    assert!(matches!(
+        store.queue.replay(u64::MAX, targets(&["t"]), T0).await,
+        Err(QueueError::EventNotFound(_))
+    ));
+}
+
+pub async fn retention_never_touches_a_pending_job(fresh: Fresh<'_>) {
+    let store = fresh(HOUR);
+    let delivered = accepted(&store, "old-delivered", T0, &["t", "u"]).await;
+    let died = accepted(&store, "old-dead", T0, &["t"]).await;
+    let pending = accepted(&store, "old-pending", T0, &["t"]).await;
+    let recent = accepted(&store, "recent", T0 + 100_000, &["t"]).await;
+    for c in claim(&store, T0 + 200_000, &[("t", 9), ("u", 9)])
+        .await
+        .jobs
+    {
+        let t = match c.job.event_seq {
+            s if s == died => JobTransition::Dead {
+                reason: "HTTP 400".into(),
+            },
+            s if s == pending => continue,
+            _ => JobTransition::Delivered,
+        };
+        record(&store, &c, t, T0 + 200_000).await;
+    }
+    let report = store
+        .retention
+        .prune_finished(T0 + 50_000, 64)
+        .await
+        .unwrap();
+    assert_eq!(
+        report,
+        PruneReport {
+            events: 2,
+            jobs: 3,
+            attempts: 3,
+            kept_pending: 1
+        }
+    );
+    for gone in [delivered, died] {
+        assert_eq!(store.events.event(gone).await.unwrap(), None);
+        assert!(store.events.body(gone).await.unwrap().is_empty());
+    }
+    assert!(store.events.event(pending).await.unwrap().is_some());
+    assert!(store.events.event(recent).await.unwrap().is_some());
+    assert!(store
+        .events
+        .dead_letters(None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store
+            .events
+            .find_event("in", "old-delivered")
+            .await
+            .unwrap(),
+        Some(delivered)
+    );
+}
+
+/// One step of [`queue_state_machine`].
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// Accept event `id` (ids repeat: duplicates) with this many targets (1..=3).
+    Accept { id: u8, targets: u8 },
+    /// Claim what is due now, with this many free slots per target.
+    Claim { slots: u8 },
+    /// Finish the `nth` claim held (modulo how many are held).
+    Finish { nth: u8, how: Finish },
+    /// Let time pass.
+    Advance { ms: u32 },
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Finish {
+    Delivered,
+    Retry { in_ms: u16 },
+    Dead,
+    Release,
+}
+
+/// Runs `ops` against a fresh store, then delivers everything left. Checks on the way that no
+/// job is under two live claims, and at the end that every job of every acknowledged event was
+/// delivered or dead-lettered: nothing acknowledged is lost.
+pub async fn queue_state_machine(fresh: Fresh<'_>, ops: &[Op]) {
+    let store = fresh(HOUR);
+    let names = ["a", "b", "c"];
+    let all_slots = |n: usize| names.iter().map(|t| (*t, n)).collect::<Vec<_>>();
+    let mut now = T0;
+    let mut acked: HashMap<EventSeq, usize> = HashMap::new();
+    let mut held: Vec<ClaimedJob> = Vec::new();
+    for op in ops {
+        match op {
+            Op::Accept { id, targets } => {
+                let to = &names[..(*targets as usize).clamp(1, 3)];
+                if let AcceptOutcome::Accepted {
+                    event_seq,
+                    deliveries,
+                } = accept(&store, &format!("e{id}"), now, to).await
+                {
+                    acked.insert(event_seq, deliveries);
+                }
+            }
+            Op::Claim { slots } => {
+                let claimed = claim(&store, now, &all_slots(*slots as usize)).await;
+                for c in claimed.jobs {
+                    let live_elsewhere = held
+                        .iter()
+                        .any(|h| h.id == c.id && h.lease.expires_at_ms > now);
+                    assert!(!live_elsewhere, "job {} under two live claims", c.id);
+                    held.retain(|h| h.id != c.id);
+                    held.push(c);
+                }
+            }
+            Op::Finish { nth, how } => {
+                if held.is_empty() {
+                    continue;
+                }
+                let c = held.remove(*nth as usize % held.len());
+                let t = match how {
+                    Finish::Delivered => JobTransition::Delivered,
+                    Finish::Retry { in_ms } => JobTransition::RetryAt {
+                        at_ms: now + *in_ms as u64,
+                    },
+                    Finish::Dead => JobTransition::Dead {
+                        reason: "gave up".into(),
+                    },
+                    Finish::Release => {
+                        store.queue.release(c).await.unwrap();
+                        continue;
+                    }
+                };
+                record(&store, &c, t, now).await;
+            }
+            Op::Advance { ms } => now += *ms as u64,
+        }
+    }
+    // Everything still pending is delivered once leases have run out.
+    now += LEASE.as_millis() as u64 + 1_000_000;
+    for _ in 0..1000 {
+        let claimed = claim(&store, now, &all_slots(64)).await;
+        if claimed.jobs.is_empty() {
+            break;
+        }
+        for c in claimed.jobs {
+            record(&store, &c, JobTransition::Delivered, now).await;
+        }
+    }
+    let mut seen: HashSet<JobId> = HashSet::new();
+    for (seq, deliveries) in acked {
+        let detail = store
+            .events
+            .event_detail(seq)
+            .await
+            .unwrap()
+            .expect("acked event kept");
+        assert_eq!(detail.jobs.len(), deliveries, "event {seq} lost a job");
+        for job in detail.jobs {
+            assert!(seen.insert(job.id));
+            assert!(
+                !matches!(job.job.state, JobState::Pending),
+                "job {} of event {seq} never finished",
+                job.id
+            );
+        }
+    }
+    assert_eq!(store.events.counts().await.unwrap().queued, 0);
+}

@@ -161,7 +161,6 @@ fn start_admin(
     let state = Arc::new(crate::admin::AdminState {
         config: config.clone(),
         store: store.clone(),
-        token: settings.token,
         reload: Default::default(),
         metrics: metrics.clone(),
     });

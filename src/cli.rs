@@ -381,18 +381,36 @@ async fn call_admin(
 }
 
 fn init_logging(format: LogFormat) {
-    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::filter::filter_fn;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{EnvFilter, Layer};
     // HOOKROUTE_LOG, else the conventional RUST_LOG, else info.
     let filter = EnvFilter::try_from_env("HOOKROUTE_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| EnvFilter::new("info"));
     // Colours only for a person at a terminal: never in a file, a pipe or a log collector.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let layer = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
+    let layer = match format {
+        LogFormat::Text => layer.boxed(),
+        LogFormat::Json => layer.json().boxed(),
     };
+    let _ = tracing_subscriber::registry()
+        .with(
+            layer
+                .with_filter(filter)
+                .with_filter(filter_fn(|meta| !is_file_watcher_noise(meta))),
+        )
+        .try_init();
+}
+
+/// The file watcher crates (`notify`, `notify_debouncer_full`) log every file event of the
+/// config's directory at debug and trace, whatever file it is about: with stderr written to a
+/// file in that directory, each line would be an event that logs another line, forever. Their
+/// logs are kept at info and above whatever the filter says; hookroute's watcher logs the
+/// events that concern the config itself.
+fn is_file_watcher_noise(meta: &tracing::Metadata<'_>) -> bool {
+    meta.target().starts_with("notify") && *meta.level() > tracing::Level::INFO
 }

@@ -26,5 +26,6 @@ pub mod rules;
 pub mod signature;
 pub mod source;
 pub mod store;
+pub mod stored_headers;
 pub mod target;
 pub mod tools;

@@ -5,7 +5,8 @@ use crate::signature::{Scheme, SecretKey};
 use std::sync::Arc;
 use std::time::Duration;
 
-#[derive(Debug, Clone)]
+/// Equality compares what the file declares (after env substitution), for the reload diff.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Target {
     pub name: Arc<str>,
     pub url: reqwest::Url,
@@ -22,7 +23,7 @@ pub struct Target {
 
 /// Signs outbound requests as a Standard Webhooks sender would, with the same compiled
 /// `standard-webhooks` preset that verifies inbound ones.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct OutboundSigner {
     pub scheme: Arc<Scheme>,
     pub key: SecretKey,

@@ -4,7 +4,9 @@
 //! the `/healthz` and `/readyz` probes. When `admin.token` is set every request needs
 //! `Authorization: Bearer <token>`, the probes and `/metrics` included (DECISION: one rule for
 //! the whole port, as before; Prometheus and Kubernetes probes can both send a bearer token, see
-//! the README). Handlers are thin: they extract and call [`ops`].
+//! the README). The token is read from the configuration snapshot of each request, so a reload
+//! that adds, changes or removes it takes effect on the next request (a leaked token is revoked
+//! by a reload). Handlers are thin: they extract and call [`ops`].
 
 pub mod client;
 pub mod error;
@@ -30,7 +32,6 @@ use std::sync::Arc;
 pub struct AdminState {
     pub config: Arc<ArcSwap<Config>>,
     pub store: Stores,
-    pub token: Option<String>,
     /// Set once hot reload has started (after the admin server binds).
     pub reload: std::sync::OnceLock<crate::reload::SharedReloadStatus>,
     pub metrics: Arc<crate::metrics::Metrics>,
@@ -90,15 +91,16 @@ async fn require_token(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let token = req
+    // The snapshot in effect now: a reload changes the token for every later request.
+    let config = req
         .app_data::<web::Data<AdminState>>()
-        .and_then(|s| s.token.clone());
-    if let Some(token) = token {
+        .map(|s| s.config.load_full());
+    if let Some(token) = config.as_ref().and_then(|c| c.admin.token.as_deref()) {
         let header = req
             .headers()
             .get(actix_web::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        if !bearer_matches(header, &token) {
+        if !bearer_matches(header, token) {
             return Err(AdminError::Unauthorized.into());
         }
     }

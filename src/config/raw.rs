@@ -177,6 +177,9 @@ pub struct RawEventSpec {
     /// for no type (even where the preset names one).
     #[serde(rename = "type")]
     pub event_type: Option<String>,
+    /// Longest event id and event type accepted (bytes, or a size like `1KiB`; default 1KiB):
+    /// both travel in delivery headers, which targets cap.
+    pub max_length: Option<ByteSize>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]

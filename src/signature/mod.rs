@@ -8,7 +8,7 @@
 //! (where a value is read: header, JSON body, form, query), `body_path` (plain JSON paths), `header` (signature header format),
 //! `template` (the signed payload), `url` (URL spellings), `verify` (verify), `sign` (sign like
 //! a sender, generate secrets), `keys` (ed25519 and ECDSA keys), `request` (what is verified),
-//! `secret` (key bytes), `presets` (built-in presets).
+//! `secret` (key bytes), `presets` (built-in presets), `reads` (the headers a scheme reads).
 
 mod body_path;
 mod compile;
@@ -18,6 +18,7 @@ mod header;
 mod keys;
 mod presets;
 mod raw;
+mod reads;
 mod request;
 mod secret;
 mod sign;

@@ -1,5 +1,6 @@
 //! Endpoints: path, signature scheme (a provider preset with overrides, or a scheme written out),
-//! secrets, event id and type sources, refusal policy, and rules.
+//! secrets, event id and type sources and their length cap, refusal policy, rules, and the
+//! headers stored with an event.
 
 use super::rules;
 use super::take;
@@ -11,11 +12,16 @@ use crate::config::ServerSettings;
 use crate::endpoint::Endpoint;
 use crate::handshake;
 use crate::source::ValueSource;
+use crate::stored_headers::StoredHeaders;
 use crate::target::Target;
 use indexmap::IndexMap;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
+
+/// Longest event id and type accepted unless `event.max_length` says otherwise: ids travel in
+/// the `x-hookroute-event-id` delivery header, and targets refuse long headers (431).
+pub const DEFAULT_MAX_EVENT_FIELD_LENGTH: usize = 1024;
 
 #[allow(clippy::too_many_arguments)]
 pub fn compile_all(
@@ -164,6 +170,14 @@ fn compile(
         Some(b) => b.0 as usize,
         None => server.max_body_size,
     };
+    let max_event_field_length = match raw.event.max_length {
+        Some(b) if b.0 == 0 => {
+            sink.push(format!("{path}.event.max_length"), "must be greater than 0");
+            0
+        }
+        Some(b) => usize::try_from(b.0).unwrap_or(usize::MAX),
+        None => DEFAULT_MAX_EVENT_FIELD_LENGTH,
+    };
     let rules = rules::compile_all(
         raw.rules,
         path,
@@ -194,6 +208,8 @@ fn compile(
         return None;
     }
     let verified = verified?;
+    let stored_headers =
+        StoredHeaders::for_endpoint(&verified.scheme, targets.values().map(|t| &**t));
     let needs_json = event_id.as_ref().is_some_and(ValueSource::needs_json)
         || event_type.as_ref().is_some_and(ValueSource::needs_json)
         || rules.iter().any(|r| !r.when.is_empty());
@@ -215,6 +231,8 @@ fn compile(
         handshake,
         needs_form,
         public_url,
+        max_event_field_length,
+        stored_headers,
     })
 }
 

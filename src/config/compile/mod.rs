@@ -74,6 +74,18 @@ pub fn compile(
             "no endpoints: every request will be answered 404",
         );
     }
+    for (name, target) in &targets {
+        for header in target
+            .forward_headers
+            .iter()
+            .filter(|h| crate::stored_headers::is_credential(h))
+        {
+            warnings.push(
+                format!("targets.{name}.forward_headers"),
+                format!("{header} is a credential: it is never stored, so never forwarded"),
+            );
+        }
+    }
     for name in targets.keys() {
         let used = endpoints
             .iter()

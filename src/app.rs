@@ -78,7 +78,8 @@ impl Application {
         let server =
             ingress::server(listener, ingress, workers).context("starting the HTTP server")?;
         // Bound before any background task starts, so a busy admin port leaves nothing running.
-        let admin = start_admin(&config, &store, &metrics)?;
+        let controls = Arc::new(crate::delivery::controls::TargetControls::new());
+        let admin = start_admin(&config, &store, &metrics, &controls)?;
         let background = CancellationToken::new();
         spawn_dedup_pruner(store.retention.clone(), background.clone());
         spawn_retention(
@@ -91,6 +92,7 @@ impl Application {
             store.queue.clone(),
             config.clone(),
             metrics.clone(),
+            controls,
             background.child_token(),
             delivery::SHUTDOWN_GRACE,
         )
@@ -149,6 +151,7 @@ fn start_admin(
     config: &Arc<ArcSwap<Config>>,
     store: &Stores,
     metrics: &Arc<Metrics>,
+    controls: &Arc<crate::delivery::controls::TargetControls>,
 ) -> anyhow::Result<Option<(Server, SocketAddr, Arc<crate::admin::AdminState>)>> {
     let settings = config.load().admin.clone();
     let Some(listen) = settings.listen else {
@@ -163,6 +166,7 @@ fn start_admin(
         token: settings.token,
         reload: Default::default(),
         metrics: metrics.clone(),
+        controls: controls.clone(),
     });
     let server = crate::admin::server(listener, state.clone()).context("starting the admin API")?;
     Ok(Some((server, addr, state)))

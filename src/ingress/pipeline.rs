@@ -44,6 +44,8 @@ pub struct ExtractedEvent<'a> {
     pub id: String,
     pub event_type: Option<String>,
     json: Option<Value>,
+    /// The ordering key for each target of the endpoint that orders by key (absent: none).
+    ordering_keys: Vec<(Arc<str>, Option<String>)>,
 }
 
 impl ExtractedEvent<'_> {
@@ -127,8 +129,9 @@ pub async fn ingest(
     // nearly full (503 + Retry-After).
     store.check_space(space)?;
     // A duplicate waits too: its answer promises the first copy is on disk.
+    let keys = event.ordering_keys_for(&targets);
     let outcome = store
-        .accept_durable(event.to_new_event(endpoint, &targets))
+        .accept_durable(event.to_new_event(endpoint, &targets, &keys))
         .await?;
     Ok(match outcome {
         AcceptOutcome::Accepted { deliveries, .. } => IngestOutcome::Accepted {
@@ -217,12 +220,18 @@ impl<'a> VerifiedRequest<'a> {
                     .ok_or_else(|| IngestError::MissingEventType(src.to_string()))?,
             ),
         };
+        let ordering_keys = endpoint
+            .ordering
+            .iter()
+            .map(|(target, source)| (target.clone(), source.read(headers, &body)))
+            .collect();
         let json = body.json;
         Ok(ExtractedEvent {
             inbound: self.inbound,
             id,
             event_type,
             json,
+            ordering_keys,
         })
     }
 }
@@ -236,7 +245,28 @@ impl ExtractedEvent<'_> {
         )
     }
 
-    fn to_new_event<'b>(&'b self, endpoint: &'b Endpoint, targets: &'b [Arc<str>]) -> NewEvent<'b> {
+    /// The ordering key of each routed target's job (empty when no target orders by key).
+    fn ordering_keys_for(&self, targets: &[Arc<str>]) -> Vec<Option<String>> {
+        if self.ordering_keys.is_empty() {
+            return Vec::new();
+        }
+        targets
+            .iter()
+            .map(|t| {
+                self.ordering_keys
+                    .iter()
+                    .find(|(name, _)| name == t)
+                    .and_then(|(_, key)| key.clone())
+            })
+            .collect()
+    }
+
+    fn to_new_event<'b>(
+        &'b self,
+        endpoint: &'b Endpoint,
+        targets: &'b [Arc<str>],
+        ordering_keys: &'b [Option<String>],
+    ) -> NewEvent<'b> {
         let received_at_ms = self
             .inbound
             .received_at
@@ -256,6 +286,7 @@ impl ExtractedEvent<'_> {
                 .collect(),
             body: self.inbound.body,
             targets,
+            ordering_keys,
         }
     }
 }

@@ -242,6 +242,7 @@ fn endpoint_settings_equal(a: &Endpoint, b: &Endpoint) -> bool {
         handshake,
         needs_form,
         public_url,
+        ordering,
     } = a;
     let debug_eq = |x: &dyn fmt::Debug, y: &dyn fmt::Debug| format!("{x:?}") == format!("{y:?}");
     *name == b.name
@@ -258,4 +259,5 @@ fn endpoint_settings_equal(a: &Endpoint, b: &Endpoint) -> bool {
         && *handshake == b.handshake
         && *needs_form == b.needs_form
         && *public_url == b.public_url
+        && debug_eq(ordering, &b.ordering)
 }

@@ -138,6 +138,7 @@ enum IndexChange {
         id: JobId,
         at: u64,
         target: Arc<str>,
+        key: Option<Arc<str>>,
     },
     Pending {
         id: JobId,
@@ -156,8 +157,13 @@ impl IndexChange {
             IndexChange::Moved { id, from, to } => index.moved(id, from, to),
             IndexChange::Delivered { id, due, target } => index.delivered(id, due, &target),
             IndexChange::Died { id, due, target } => index.died(id, due, &target),
-            IndexChange::Revived { id, at, target } => index.revived(id, at, target),
-            IndexChange::Pending { id, at, target } => index.pending(id, at, target),
+            IndexChange::Revived {
+                id,
+                at,
+                target,
+                key,
+            } => index.revived(id, at, target, key),
+            IndexChange::Pending { id, at, target } => index.pending(id, at, target, None),
             IndexChange::Pruned { id, target } => index.pruned(id, &target),
         }
     }
@@ -420,6 +426,7 @@ impl Batch<'_> {
             id,
             at: now_ms,
             target: Arc::from(job.target.as_str()),
+            key: job.ordering_key.as_deref().map(Arc::from),
         });
         self.wake = true;
         Ok(Ok(job.into_job(id)))
@@ -462,7 +469,7 @@ impl Batch<'_> {
         let mut ids = Vec::with_capacity(targets.len());
         for (i, target) in targets.iter().enumerate() {
             let id = job_id(seq, next + i as u64);
-            self.put_job(id, pending_job(target, now_ms));
+            self.put_job(id, pending_job(target, None, now_ms));
             self.changes.push(IndexChange::Pending {
                 id,
                 at: now_ms,

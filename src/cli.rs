@@ -168,9 +168,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Serve { config } => serve(config, env),
         Command::Events { admin, command } => admin_command(admin, AdminCall::Events(command)),
         Command::Dlq { admin, command } => admin_command(admin, AdminCall::Dlq(command)),
-        Command::Targets { admin, command } => {
-            admin_command(admin, AdminCall::Targets(command))
-        }
+        Command::Targets { admin, command } => admin_command(admin, AdminCall::Targets(command)),
         Command::Replay {
             admin,
             event_seq,
@@ -354,14 +352,18 @@ async fn call_admin(
             })
         }
         AdminCall::Targets(TargetsCommand::List) => (client.get("/targets").await?, |v| {
-            Ok(crate::admin::targets::render_list(&from_value::<Vec<_>>(v)?))
+            Ok(crate::admin::targets::render_list(&from_value::<Vec<_>>(
+                v,
+            )?))
         }),
         AdminCall::Targets(TargetsCommand::Pause { name }) => (
             client.post(&format!("/targets/{name}/pause"), None).await?,
             |v| Ok(crate::admin::targets::render_switched(&from_value(v)?)),
         ),
         AdminCall::Targets(TargetsCommand::Resume { name }) => (
-            client.post(&format!("/targets/{name}/resume"), None).await?,
+            client
+                .post(&format!("/targets/{name}/resume"), None)
+                .await?,
             |v| Ok(crate::admin::targets::render_switched(&from_value(v)?)),
         ),
         AdminCall::Replay { event_seq, target } => {

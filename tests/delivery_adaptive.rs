@@ -38,7 +38,8 @@ async fn post_all(url: &str, config: &Arc<config::Config>, ids: Vec<String>) {
     let ids = Arc::new(ids);
     let mut senders = Vec::new();
     for worker in 0..8 {
-        let (client, url, config, ids) = (client.clone(), url.to_string(), config.clone(), ids.clone());
+        let (client, url, config, ids) =
+            (client.clone(), url.to_string(), config.clone(), ids.clone());
         senders.push(tokio::spawn(async move {
             for id in ids.iter().skip(worker).step_by(8) {
                 let b = body(id);
@@ -77,7 +78,12 @@ async fn a_rate_limited_target_receives_within_ten_percent_of_its_limit() {
     .await;
     let events = (RATE * window.as_secs_f64() * 1.5) as usize;
     let ids: Vec<String> = (0..events).map(|n| format!("r{n}")).collect();
-    post_all(&format!("{}/in", router.base), &router.config.load_full(), ids).await;
+    post_all(
+        &format!("{}/in", router.base),
+        &router.config.load_full(),
+        ids,
+    )
+    .await;
     // From here on the backlog outlasts the window: the bucket alone sets the pace.
     let start = Instant::now();
     let before = sink.count();
@@ -170,7 +176,11 @@ async fn throttling_halves_the_in_flight_limit_and_successes_grow_it_back() {
         "one in flight at a time"
     );
     dispatcher.drive_until_idle().await.unwrap();
-    assert_eq!(controls.view(&target).concurrency_limit, 7, "1 + 6 successes");
+    assert_eq!(
+        controls.view(&target).concurrency_limit,
+        7,
+        "1 + 6 successes"
+    );
 }
 
 #[actix_web::test]
@@ -193,9 +203,19 @@ async fn the_breaker_opens_after_n_failures_and_sends_exactly_one_probe_per_cool
     )
     .await;
     let ids: Vec<String> = (0..5).map(|n| format!("b{n}")).collect();
-    post_all(&format!("{}/in", router.base), &router.config.load_full(), ids).await;
+    post_all(
+        &format!("{}/in", router.base),
+        &router.config.load_full(),
+        ids,
+    )
+    .await;
     wait_for(Duration::from_secs(20), "every event delivered", || async {
-        (distinct_ids(&sink).len() == 5 && all_jobs(&router.store).await.iter().all(|j| j.job.state != JobState::Pending)).then_some(())
+        (distinct_ids(&sink).len() == 5
+            && all_jobs(&router.store)
+                .await
+                .iter()
+                .all(|j| j.job.state != JobState::Pending))
+        .then_some(())
     })
     .await;
     let received = sink.received();
@@ -207,13 +227,23 @@ async fn the_breaker_opens_after_n_failures_and_sends_exactly_one_probe_per_cool
         "3 failures, 1 failed probe, 1 good probe, 4 more deliveries: nothing else was sent"
     );
     let tolerance = Duration::from_millis(50);
-    assert!(gaps[2] + tolerance >= cool_down, "open after 3 failures: {gaps:?}");
-    assert!(gaps[3] + tolerance >= cool_down, "a failed probe opens it again: {gaps:?}");
+    assert!(
+        gaps[2] + tolerance >= cool_down,
+        "open after 3 failures: {gaps:?}"
+    );
+    assert!(
+        gaps[3] + tolerance >= cool_down,
+        "a failed probe opens it again: {gaps:?}"
+    );
     assert!(
         gaps[4..].iter().all(|g| *g < cool_down / 2),
         "a good probe closes it: {gaps:?}"
     );
-    let attempts: u32 = all_jobs(&router.store).await.iter().map(|j| j.job.attempts).sum();
+    let attempts: u32 = all_jobs(&router.store)
+        .await
+        .iter()
+        .map(|j| j.job.attempts)
+        .sum();
     assert_eq!(attempts, 9, "open time is not spent as attempts");
 }
 
@@ -280,11 +310,17 @@ async fn a_paused_target_keeps_its_events_across_sigkill_and_resume_delivers_the
         .find(|t| t["name"] == "sink")
         .unwrap()
         .clone();
-    assert_eq!(sink_state["paused"], true, "the pause survived SIGKILL: {sink_state}");
+    assert_eq!(
+        sink_state["paused"], true,
+        "the pause survived SIGKILL: {sink_state}"
+    );
     assert_eq!(sink_state["depth"], 20, "{sink_state}");
     let table = run(cli(&["targets", "list"])).await;
     assert!(
-        table.stdout.lines().any(|l| l.starts_with("sink") && l.contains("paused")),
+        table
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("sink") && l.contains("paused")),
         "{}",
         table.stdout
     );
@@ -299,13 +335,19 @@ async fn a_paused_target_keeps_its_events_across_sigkill_and_resume_delivers_the
 
     let resumed = run(cli(&["targets", "resume", "sink"])).await;
     assert_eq!(resumed.code, Some(0), "{resumed:?}");
-    eventually(Duration::from_secs(20), "resume delivers every kept event", || {
-        (distinct_ids(&sink).len() == 25).then_some(())
-    })
+    eventually(
+        Duration::from_secs(20),
+        "resume delivers every kept event",
+        || (distinct_ids(&sink).len() == 25).then_some(()),
+    )
     .await;
     let unknown = run(cli(&["targets", "pause", "nope"])).await;
     assert_eq!(unknown.code, Some(1), "{unknown:?}");
-    assert!(unknown.stderr.contains("unknown_target"), "{}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains("unknown_target"),
+        "{}",
+        unknown.stderr
+    );
 }
 
 #[actix_web::test]
@@ -326,18 +368,35 @@ async fn check_shows_the_rate_limit_and_breaker_and_rejects_bad_values() {
         .unwrap();
     };
     write("    rate_limit: { per_second: 25, burst: 5 }\n    breaker: { failures: 3, cool_down: 30s }\n");
-    let out = hookroute(&["check", "--config", path.to_str().unwrap()], &[("IN_SECRET", SECRET)]).await;
+    let out = hookroute(
+        &["check", "--config", path.to_str().unwrap()],
+        &[("IN_SECRET", SECRET)],
+    )
+    .await;
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(
-        out.stdout.contains("rate 25/s burst 5, breaker after 3 failures for 30s"),
+        out.stdout
+            .contains("rate 25/s burst 5, breaker after 3 failures for 30s"),
         "{}",
         out.stdout
     );
     write("    rate_limit: { per_second: 0 }\n    breaker: { failures: 0 }\n");
-    let out = hookroute(&["check", "--config", path.to_str().unwrap()], &[("IN_SECRET", SECRET)]).await;
+    let out = hookroute(
+        &["check", "--config", path.to_str().unwrap()],
+        &[("IN_SECRET", SECRET)],
+    )
+    .await;
     assert_eq!(out.code, Some(64), "{out:?}");
-    assert!(out.stderr.contains("targets.sink.rate_limit.per_second"), "{}", out.stderr);
-    assert!(out.stderr.contains("targets.sink.breaker.failures"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("targets.sink.rate_limit.per_second"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("targets.sink.breaker.failures"),
+        "{}",
+        out.stderr
+    );
 }
 
 /// What the ordering test's downstream saw: per request (key, n, status), and per key the
@@ -428,7 +487,12 @@ async fn ordering_by_key_delivers_each_key_in_order_and_a_failing_key_holds_back
     let client = reqwest::Client::new();
     let mut senders = Vec::new();
     for worker in 0..8 {
-        let (client, base, config, keys) = (client.clone(), router.base.clone(), config.clone(), keys.clone());
+        let (client, base, config, keys) = (
+            client.clone(),
+            router.base.clone(),
+            config.clone(),
+            keys.clone(),
+        );
         senders.push(tokio::spawn(async move {
             // Each sender owns some keys and posts their events in order.
             for n in 0..EVENTS {
@@ -437,8 +501,13 @@ async fn ordering_by_key_delivers_each_key_in_order_and_a_failing_key_holds_back
                     let b = serde_json::json!({"id": id, "n": n, "data": {"object": {"id": key}}})
                         .to_string()
                         .into_bytes();
-                    let (_, answer) =
-                        post(&client, &format!("{base}/in"), &b, &sign(&config, "/in", &b, &id)).await;
+                    let (_, answer) = post(
+                        &client,
+                        &format!("{base}/in"),
+                        &b,
+                        &sign(&config, "/in", &b, &id),
+                    )
+                    .await;
                     assert_eq!(answer["status"], "accepted", "{answer}");
                 }
             }
@@ -449,7 +518,8 @@ async fn ordering_by_key_delivers_each_key_in_order_and_a_failing_key_holds_back
     }
     let jobs = all_jobs(&router.store).await;
     assert!(
-        jobs.iter().any(|j| j.job.ordering_key.as_deref() == Some("obj_7")),
+        jobs.iter()
+            .any(|j| j.job.ordering_key.as_deref() == Some("obj_7")),
         "the key is read from the body and stored with the job"
     );
     wait_for(Duration::from_secs(60), "every job finished", || async {
@@ -457,38 +527,71 @@ async fn ordering_by_key_delivers_each_key_in_order_and_a_failing_key_holds_back
         depths.iter().all(|(_, j)| j.pending == 0).then_some(())
     })
     .await;
-    let l = log.lock().unwrap();
-    for key in &keys {
-        let seen: Vec<(u32, u16)> = l
+    {
+        let l = log.lock().unwrap();
+        for key in &keys {
+            let seen: Vec<(u32, u16)> = l
+                .requests
+                .iter()
+                .filter(|(k, _, _)| k == key)
+                .map(|(_, n, s)| (*n, *s))
+                .collect();
+            let delivered: Vec<u32> = seen
+                .iter()
+                .filter(|(_, s)| *s == 200)
+                .map(|(n, _)| *n)
+                .collect();
+            let expected: Vec<u32> = if key == "dead" {
+                (1..EVENTS).collect()
+            } else {
+                (0..EVENTS).collect()
+            };
+            assert_eq!(delivered, expected, "{key}: delivered in acceptance order");
+            assert!(
+                seen.windows(2).all(|w| w[0].0 <= w[1].0),
+                "{key}: a later event never went before an earlier one finished: {seen:?}"
+            );
+            assert_eq!(l.max_in_flight[key], 1, "{key}: one at a time");
+        }
+        let slow_failures = l
             .requests
             .iter()
-            .filter(|(k, _, _)| k == key)
-            .map(|(_, n, s)| (*n, *s))
-            .collect();
-        let delivered: Vec<u32> = seen.iter().filter(|(_, s)| *s == 200).map(|(n, _)| *n).collect();
-        let expected: Vec<u32> = if key == "dead" { (1..EVENTS).collect() } else { (0..EVENTS).collect() };
-        assert_eq!(delivered, expected, "{key}: delivered in acceptance order");
+            .filter(|(k, _, s)| k == "slow" && *s == 500)
+            .count();
         assert!(
-            seen.windows(2).all(|w| w[0].0 <= w[1].0),
-            "{key}: a later event never went before an earlier one finished: {seen:?}"
+            slow_failures >= 2,
+            "the slow key failed for a while ({slow_failures} failures)"
         );
-        assert_eq!(l.max_in_flight[key], 1, "{key}: one at a time");
+        let first_slow_success = l
+            .requests
+            .iter()
+            .position(|(k, _, s)| k == "slow" && *s == 200)
+            .unwrap();
+        let others_before = l.requests[..first_slow_success]
+            .iter()
+            .filter(|(k, _, s)| k != "slow" && *s == 200)
+            .count();
+        assert_eq!(
+            others_before, others,
+            "every other key was delivered while `slow` was failing"
+        );
     }
-    let slow_failures = l.requests.iter().filter(|(k, _, s)| k == "slow" && *s == 500).count();
-    assert!(slow_failures >= 2, "the slow key failed for a while ({slow_failures} failures)");
-    let first_slow_success = l.requests.iter().position(|(k, _, s)| k == "slow" && *s == 200).unwrap();
-    let others_before = l.requests[..first_slow_success]
-        .iter()
-        .filter(|(k, _, s)| k != "slow" && *s == 200)
-        .count();
-    assert_eq!(others_before, others, "every other key was delivered while `slow` was failing");
-    drop(l);
     let mut dead = Vec::new();
     for job in all_jobs(&router.store).await {
         if matches!(job.job.state, JobState::Dead { .. }) {
-            let event = router.store.events.event(job.job.event_seq).await.unwrap().unwrap();
+            let event = router
+                .store
+                .events
+                .event(job.job.event_seq)
+                .await
+                .unwrap()
+                .unwrap();
             dead.push(event.event_id);
         }
     }
-    assert_eq!(dead, ["dead-0"], "a dead letter releases its key to the next event");
+    assert_eq!(
+        dead,
+        ["dead-0"],
+        "a dead letter releases its key to the next event"
+    );
 }

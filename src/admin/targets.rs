@@ -142,8 +142,10 @@ pub fn render_list(targets: &[TargetStateView]) -> String {
             _ => "-".to_string(),
         };
         let oldest = t.oldest_due_unix_ms.map_or("-".to_string(), |ms| {
-            humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms))
-                .to_string()
+            humantime::format_rfc3339_seconds(
+                std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms),
+            )
+            .to_string()
         });
         let _ = writeln!(
             out,

@@ -34,7 +34,9 @@ impl BreakerState {
 pub enum AttemptResult {
     Delivered,
     /// Retryable failure; `throttled` for 429 and 503.
-    Failed { throttled: bool },
+    Failed {
+        throttled: bool,
+    },
     /// A permanent refusal: the target answered.
     Refused,
     /// Nothing was sent (the event could not be read): the job is due again.
@@ -95,7 +97,10 @@ impl Breaker {
 
     /// An attempt of `job` started.
     pub fn started(&mut self, job: JobId) {
-        if let Phase::HalfOpen { probe: probe @ None } = &mut self.phase {
+        if let Phase::HalfOpen {
+            probe: probe @ None,
+        } = &mut self.phase
+        {
             *probe = Some(job);
         }
     }
@@ -181,7 +186,10 @@ mod tests {
         b.started(7);
         assert_eq!(b.admit(101), (Some(0), None), "one probe at a time");
         assert_eq!(b.finished(&POLICY, 3, FAILED, 150), None, "not the probe");
-        assert_eq!(b.finished(&POLICY, 7, FAILED, 200), Some(BreakerState::Open));
+        assert_eq!(
+            b.finished(&POLICY, 7, FAILED, 200),
+            Some(BreakerState::Open)
+        );
         assert_eq!(b.open_until(), Some(30_200));
         assert_eq!(b.admit(30_200).1, Some(BreakerState::HalfOpen));
         b.started(8);

@@ -49,10 +49,16 @@ pub(super) async fn deliver(
     );
     let (controls, metrics) = (reporting.controls.clone(), reporting.metrics.clone());
     let job = due.id;
-    let (id, result) =
-        attempt_and_record(reporting.queue, client, reporting.metrics, due, target.clone(), permit)
-            .instrument(span)
-            .await;
+    let (id, result) = attempt_and_record(
+        reporting.queue,
+        client,
+        reporting.metrics,
+        due,
+        target.clone(),
+        permit,
+    )
+    .instrument(span)
+    .await;
     if let Some(state) = controls.finished(&target, job, result, millis(SystemTime::now())) {
         breaker_changed(&metrics, &target.name, state);
     }

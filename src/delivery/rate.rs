@@ -89,7 +89,13 @@ mod tests {
     #[test]
     fn a_smaller_burst_on_reload_caps_the_saved_tokens() {
         let mut b = bucket(10.0, 10);
-        b.reconfigure(RateLimit { per_second: 10.0, burst: 2 }, 0);
+        b.reconfigure(
+            RateLimit {
+                per_second: 10.0,
+                burst: 2,
+            },
+            0,
+        );
         assert_eq!(b.available(0), 2);
     }
 

@@ -76,7 +76,13 @@ pub async fn one_job_per_ordering_key_at_a_time(fresh: Fresh<'_>) {
     let again = claim(&store, T0 + 10, &[("t", 10)]).await;
     assert!(again.jobs.is_empty(), "a1 in flight still holds a2");
     let a1_claim = first.jobs.iter().find(|j| j.id == a1).unwrap();
-    record(&store, a1_claim, JobTransition::RetryAt { at_ms: T0 + 1000 }, T0 + 20).await;
+    record(
+        &store,
+        a1_claim,
+        JobTransition::RetryAt { at_ms: T0 + 1000 },
+        T0 + 20,
+    )
+    .await;
     let b1_claim = first.jobs.iter().find(|j| j.id == b1).unwrap();
     record(&store, b1_claim, JobTransition::Delivered, T0 + 20).await;
     assert!(
@@ -85,7 +91,9 @@ pub async fn one_job_per_ordering_key_at_a_time(fresh: Fresh<'_>) {
     );
     let retry = claim(&store, T0 + 1000, &[("t", 10)]).await;
     assert_eq!(ids(&retry), [a1]);
-    let dead = JobTransition::Dead { reason: "gone".into() };
+    let dead = JobTransition::Dead {
+        reason: "gone".into(),
+    };
     record(&store, &retry.jobs[0], dead, T0 + 1001).await;
     let next = claim(&store, T0 + 1001, &[("t", 10)]).await;
     assert_eq!(ids(&next), [a2], "a dead letter releases its key");
@@ -106,7 +114,11 @@ pub async fn paused_targets_are_kept_until_resumed(fresh: Fresh<'_>) {
     q.set_paused("never-paused", false).await.unwrap();
     assert_eq!(q.paused().await.unwrap(), ["b"]);
     let claimed = claim(&store, T0, &[("b", 1)]).await;
-    assert_eq!(claimed.jobs.len(), 1, "jobs of a paused target stay claimable by the queue");
+    assert_eq!(
+        claimed.jobs.len(),
+        1,
+        "jobs of a paused target stay claimable by the queue"
+    );
 }
 
 fn targets(names: &[&str]) -> Vec<Arc<str>> {

@@ -145,15 +145,15 @@ fn compile(
             cool_down: b.cool_down.unwrap_or(DEFAULT_COOL_DOWN),
         })
     });
-    let ordering_key = raw.ordering.and_then(|o| {
-        match crate::source::ValueSource::parse(&o.key) {
+    let ordering_key = raw
+        .ordering
+        .and_then(|o| match crate::source::ValueSource::parse(&o.key) {
             Ok(source) => Some(source),
             Err(msg) => {
                 sink.push(format!("{path}.ordering.key"), msg);
                 None
             }
-        }
-    });
+        });
     if sink.len() != before {
         return None;
     }

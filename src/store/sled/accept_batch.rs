@@ -68,7 +68,12 @@ impl PreparedAccept {
             })
             .collect();
         let ordering_keys = (0..ev.targets.len())
-            .map(|i| ev.ordering_keys.get(i).and_then(|k| k.as_deref()).map(Arc::from))
+            .map(|i| {
+                ev.ordering_keys
+                    .get(i)
+                    .and_then(|k| k.as_deref())
+                    .map(Arc::from)
+            })
             .collect();
         Ok(Self {
             seq,

@@ -190,7 +190,7 @@ async fn the_breaker_opens_after_n_failures_and_sends_exactly_one_probe_per_cool
     script.push(Reply::status(200));
     let sink = Downstream::start(script);
     let cool_down = Duration::from_millis(1500);
-    let router = TestRouter::start(
+    let router = ObservedRouter::start(
         &routes(
             &format!(
                 "  sink:\n    url: {}/hook\n    concurrency: 1\n    retry: {{ max_attempts: 50, initial_delay: 50ms, max_delay: 100ms, max_age: 1h }}\n    breaker: {{ failures: 3, cool_down: {}ms }}\n",
@@ -199,6 +199,7 @@ async fn the_breaker_opens_after_n_failures_and_sends_exactly_one_probe_per_cool
             ),
             &["sink"],
         ),
+        "",
         env(),
     )
     .await;
@@ -207,6 +208,29 @@ async fn the_breaker_opens_after_n_failures_and_sends_exactly_one_probe_per_cool
         &format!("{}/in", router.base),
         &router.config.load_full(),
         ids,
+    )
+    .await;
+    let breaker = |state: &'static str| {
+        let router = &router;
+        async move {
+            let scrape = router.scrape().await;
+            let (_, targets) = router.admin_get("/targets").await;
+            let listed = targets[0]["breaker"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            (scrape.value(
+                "hookroute_breaker_state",
+                &[("target", "sink"), ("state", state)],
+            ) == Some(1.0)
+                && listed == state)
+                .then_some(())
+        }
+    };
+    wait_for(
+        Duration::from_secs(10),
+        "the breaker open (metric and /targets)",
+        || breaker("open"),
     )
     .await;
     wait_for(Duration::from_secs(20), "every event delivered", || async {
@@ -245,6 +269,10 @@ async fn the_breaker_opens_after_n_failures_and_sends_exactly_one_probe_per_cool
         .map(|j| j.job.attempts)
         .sum();
     assert_eq!(attempts, 9, "open time is not spent as attempts");
+    wait_for(Duration::from_secs(5), "the breaker closed", || {
+        breaker("closed")
+    })
+    .await;
 }
 
 #[actix_web::test]

@@ -225,3 +225,74 @@ pub fn policy_summary(t: &Target) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::{BreakerPolicy, RateLimit, RetryPolicy};
+
+    fn target(rate: Option<RateLimit>, breaker: Option<BreakerPolicy>) -> Target {
+        Target {
+            name: Arc::from("t"),
+            url: "http://127.0.0.1:1/".parse().unwrap(),
+            timeout: Duration::from_secs(1),
+            headers: vec![],
+            forward_headers: vec![],
+            concurrency: 4,
+            retry: RetryPolicy::default(),
+            signing: None,
+            rate_limit: rate,
+            breaker,
+            ordering_key: None,
+        }
+    }
+
+    #[test]
+    fn a_reload_adds_or_removes_the_rate_limit_and_breaker_at_the_next_scan() {
+        let controls = TargetControls::new();
+        let plain = target(None, None);
+        assert_eq!(controls.admit(&plain, 4, 0).free, 4);
+        let limited = target(
+            Some(RateLimit {
+                per_second: 10.0,
+                burst: 1,
+            }),
+            None,
+        );
+        let admission = controls.admit(&limited, 4, 0);
+        assert_eq!(admission.free, 1, "the new bucket's burst");
+        controls.started(&limited, 1, 0);
+        controls.finished(&limited, 1, AttemptResult::Delivered, 0);
+        let admission = controls.admit(&limited, 4, 10);
+        assert_eq!((admission.free, admission.retry_at_ms), (0, Some(100)));
+        assert_eq!(controls.admit(&plain, 4, 10).free, 4, "limit removed");
+
+        let policy = BreakerPolicy {
+            failures: 1,
+            cool_down: Duration::from_secs(30),
+        };
+        let guarded = target(None, Some(policy));
+        controls.started(&guarded, 2, 0);
+        let failed = AttemptResult::Failed { throttled: false };
+        assert_eq!(
+            controls.finished(&guarded, 2, failed, 0),
+            Some(BreakerState::Open)
+        );
+        assert_eq!(controls.admit(&guarded, 4, 1).free, 0);
+        assert_eq!(controls.admit(&plain, 4, 1).free, 4, "breaker removed");
+        assert_eq!(controls.view(&plain).breaker, BreakerState::Closed);
+    }
+
+    #[test]
+    fn a_paused_target_gets_no_slot_and_a_stale_store_read_does_not_undo_a_local_change() {
+        let controls = TargetControls::new();
+        let t = target(None, None);
+        let before = controls.paused_changes();
+        controls.set_paused("t", true);
+        assert_eq!(controls.admit(&t, 4, 0).free, 0);
+        controls.refresh_paused(vec![], before);
+        assert!(controls.is_paused("t"), "read before the pause: ignored");
+        controls.refresh_paused(vec![], controls.paused_changes());
+        assert_eq!(controls.admit(&t, 4, 0).free, 4, "resumed elsewhere");
+    }
+}

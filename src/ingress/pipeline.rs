@@ -223,7 +223,10 @@ impl<'a> VerifiedRequest<'a> {
         let ordering_keys = endpoint
             .ordering
             .iter()
-            .map(|(target, source)| (target.clone(), source.read(headers, &body)))
+            .map(|(target, source)| {
+                let key = source.read(headers, &body).map(stored_ordering_key);
+                (target.clone(), key)
+            })
             .collect();
         let json = body.json;
         Ok(ExtractedEvent {
@@ -234,6 +237,18 @@ impl<'a> VerifiedRequest<'a> {
             ordering_keys,
         })
     }
+}
+
+/// Longest ordering key stored as read; a longer one is stored as its SHA-256 (same key, same
+/// digest), so a body cannot make every job and the due index carry a huge key.
+const MAX_ORDERING_KEY: usize = 128;
+
+fn stored_ordering_key(key: String) -> String {
+    use sha2::{Digest as _, Sha256};
+    if key.len() <= MAX_ORDERING_KEY {
+        return key;
+    }
+    format!("sha256:{}", hex::encode(Sha256::digest(key.as_bytes())))
 }
 
 impl ExtractedEvent<'_> {
@@ -288,5 +303,26 @@ impl ExtractedEvent<'_> {
             targets,
             ordering_keys,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_short_ordering_key_is_kept_and_a_long_one_becomes_its_digest() {
+        assert_eq!(stored_ordering_key("obj_1".into()), "obj_1");
+        let long = "x".repeat(MAX_ORDERING_KEY + 1);
+        let stored = stored_ordering_key(long.clone());
+        assert!(
+            stored.starts_with("sha256:") && stored.len() == 7 + 64,
+            "{stored}"
+        );
+        assert_eq!(
+            stored,
+            stored_ordering_key(long),
+            "the same key, the same digest"
+        );
     }
 }

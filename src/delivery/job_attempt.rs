@@ -47,22 +47,49 @@ pub(super) async fn deliver(
         event_id = Empty,
         event_type = Empty
     );
-    let (controls, metrics) = (reporting.controls.clone(), reporting.metrics.clone());
-    let job = due.id;
+    // Reports to the controls however the attempt ends, a panic included: otherwise the
+    // target's in-flight count would stay up and a half-open breaker would wait forever for
+    // its probe.
+    let mut report = FinishReport {
+        controls: reporting.controls.clone(),
+        metrics: reporting.metrics.clone(),
+        target: target.clone(),
+        job: due.id,
+        result: AttemptResult::NotSent,
+    };
     let (id, result) = attempt_and_record(
         reporting.queue,
         client,
         reporting.metrics,
         due,
-        target.clone(),
+        target,
         permit,
     )
     .instrument(span)
     .await;
-    if let Some(state) = controls.finished(&target, job, result, millis(SystemTime::now())) {
-        breaker_changed(&metrics, &target.name, state);
-    }
+    report.result = result;
     id
+}
+
+/// Tells the target's controls how an attempt ended, when dropped.
+struct FinishReport {
+    controls: Arc<TargetControls>,
+    metrics: Arc<Metrics>,
+    target: Arc<Target>,
+    job: u64,
+    result: AttemptResult,
+}
+
+impl Drop for FinishReport {
+    fn drop(&mut self) {
+        let now = millis(SystemTime::now());
+        if let Some(state) = self
+            .controls
+            .finished(&self.target, self.job, self.result, now)
+        {
+            breaker_changed(&self.metrics, &self.target.name, state);
+        }
+    }
 }
 
 /// One log line and the metric for each change of a target's circuit breaker.

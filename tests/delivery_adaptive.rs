@@ -623,3 +623,46 @@ async fn ordering_by_key_delivers_each_key_in_order_and_a_failing_key_holds_back
         "a dead letter releases its key to the next event"
     );
 }
+
+#[actix_web::test]
+async fn a_rate_limit_added_by_hot_reload_spaces_the_next_deliveries() {
+    let sink = Downstream::start(vec![Reply::status(200)]);
+    let target = |extra: &str| format!("  sink:\n    url: {}/hook\n{extra}", sink.url);
+    let router = TestRouter::start(&routes(&target(""), &["sink"]), env()).await;
+    let yaml = format!(
+        "server:\n  listen: 127.0.0.1:0\n  workers: 2\n  max_body_size: 64KiB\nstorage:\n  data_dir: {}\nadmin:\n  listen: 'off'\n{}",
+        router.dir.path().join("data").display(),
+        routes(
+            &target("    rate_limit: { per_second: 5, burst: 1 }\n"),
+            &["sink"]
+        )
+    );
+    write_by_rename(&router.dir.path().join("routes.yaml"), &yaml);
+    eventually(Duration::from_secs(10), "the reload applied", || {
+        router
+            .config
+            .load()
+            .target("sink")
+            .unwrap()
+            .rate_limit
+            .map(|_| ())
+    })
+    .await;
+    let ids: Vec<String> = (0..5).map(|n| format!("h{n}")).collect();
+    post_all(
+        &format!("{}/in", router.base),
+        &router.config.load_full(),
+        ids,
+    )
+    .await;
+    eventually(Duration::from_secs(10), "all 5 delivered", || {
+        (sink.count() == 5).then_some(())
+    })
+    .await;
+    let received = sink.received();
+    let gaps: Vec<Duration> = received.windows(2).map(|w| w[1].at - w[0].at).collect();
+    assert!(
+        gaps.iter().all(|g| *g >= Duration::from_millis(150)),
+        "5 per second, burst 1: about 200 ms apart: {gaps:?}"
+    );
+}

@@ -133,9 +133,13 @@ impl DeliveryQueue for MemoryStore {
         }
         // The earliest pending job of each (target, key): the only one of its key a claim takes.
         let mut first_of_key: HashMap<(&str, &str), JobId> = HashMap::new();
-        for (id, job) in &state.jobs {
-            if let (JobState::Pending, Some(key)) = (&job.state, &job.ordering_key) {
-                first_of_key.entry((&job.target, key)).or_insert(*id);
+        for (_, id) in &state.due {
+            let Some(job) = state.jobs.get(id) else {
+                continue;
+            };
+            if let Some(key) = &job.ordering_key {
+                let first = first_of_key.entry((&job.target, key)).or_insert(*id);
+                *first = (*first).min(*id);
             }
         }
         let mut read = 0;

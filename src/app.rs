@@ -51,7 +51,8 @@ pub enum StartError {
 impl Application {
     /// Must be called inside an actix/tokio runtime.
     pub fn build(config_path: &Path, env: Arc<dyn Environment>) -> Result<Self, StartError> {
-        let config = config::load(config_path, env.as_ref())?;
+        // The config's fixtures must pass, as on every reload (exit 64 otherwise).
+        let config = crate::fixtures::gate::load(config_path, env.as_ref())?;
         for w in &config.warnings {
             tracing::warn!("config: {w}");
         }
@@ -163,7 +164,6 @@ fn start_admin(
     let state = Arc::new(crate::admin::AdminState {
         config: config.clone(),
         store: store.clone(),
-        token: settings.token,
         reload: Default::default(),
         metrics: metrics.clone(),
         controls: controls.clone(),

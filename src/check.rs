@@ -109,7 +109,7 @@ pub fn summary(config: &Config) -> String {
     out
 }
 
-fn table<const N: usize>(out: &mut String, head: [&str; N], rows: &[[String; N]]) {
+pub(crate) fn table<const N: usize>(out: &mut String, head: [&str; N], rows: &[[String; N]]) {
     let mut widths = head.map(str::len);
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {

@@ -4,7 +4,7 @@
 
 use crate::app::{Application, StartError};
 use crate::config::env::LayeredEnvironment;
-use crate::config::{self, Environment, ProcessEnvironment};
+use crate::config::{Environment, ProcessEnvironment};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -90,6 +90,20 @@ pub enum Command {
     Send(crate::tools::args::SendArgs),
     /// Say what the router would answer to a sample request, and why (offline).
     Explain(crate::tools::args::ExplainArgs),
+    /// Run the config's fixtures (`tests:`) offline: what the router would do with each
+    /// recorded request, against what it must do.
+    Test(crate::tools::run_fixtures::TestArgs),
+    /// List the built-in provider presets, or print one written out as YAML.
+    Presets {
+        #[command(subcommand)]
+        command: Option<PresetsCommand>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PresetsCommand {
+    /// Print a preset as an endpoint in routes.yaml YAML: scheme, event id and type, handshake.
+    Show { name: String },
 }
 
 /// How to reach the admin API.
@@ -121,6 +135,14 @@ pub enum EventsCommand {
     },
     /// One event with its deliveries and attempts: by sequence number or `endpoint/event_id`.
     Show { id: String },
+    /// Write an event as a fixture for `tests:` (YAML on stdout), with the router's answer to
+    /// it now; no secret in it.
+    Export {
+        id: String,
+        /// As a fixture (the only format).
+        #[arg(long, required = true)]
+        fixture: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -177,6 +199,11 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Sign(args) => tool(crate::tools::sign::run(&args, env.as_ref())),
         Command::Send(args) => tool(crate::tools::send::run(&args, env.as_ref())),
         Command::Explain(args) => tool(crate::tools::explain::run(&args, env.as_ref())),
+        Command::Test(args) => tool(crate::tools::run_fixtures::run(&args, env.as_ref())),
+        Command::Presets { command: None } => tool(crate::tools::presets::list()),
+        Command::Presets {
+            command: Some(PresetsCommand::Show { name }),
+        } => tool(crate::tools::presets::show(&name)),
     }
 }
 
@@ -202,7 +229,7 @@ fn tool(result: Result<crate::tools::CommandOutput, crate::tools::ToolError>) ->
 }
 
 fn check(path: PathBuf, env: Arc<dyn Environment>) -> ExitCode {
-    match config::load(&path, env.as_ref()) {
+    match crate::fixtures::gate::load(&path, env.as_ref()) {
         Ok(cfg) => {
             println!("{}: OK", path.display());
             print!("{}", crate::check::summary(&cfg));
@@ -335,6 +362,11 @@ async fn call_admin(
                 Ok(render::event(&from_value::<views::EventView>(v)?))
             })
         }
+        AdminCall::Events(EventsCommand::Export { id, .. }) => {
+            (client.get(&format!("/fixture/{id}")).await?, |v| {
+                Ok(from_value::<crate::admin::export::FixtureExportView>(v)?.fixture)
+            })
+        }
         AdminCall::Dlq(DlqCommand::List { after, limit }) => (
             client
                 .get(&format!("/dlq{}", page_query(after, limit)))
@@ -383,18 +415,36 @@ async fn call_admin(
 }
 
 fn init_logging(format: LogFormat) {
-    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::filter::filter_fn;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{EnvFilter, Layer};
     // HOOKROUTE_LOG, else the conventional RUST_LOG, else info.
     let filter = EnvFilter::try_from_env("HOOKROUTE_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| EnvFilter::new("info"));
     // Colours only for a person at a terminal: never in a file, a pipe or a log collector.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let layer = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
+    let layer = match format {
+        LogFormat::Text => layer.boxed(),
+        LogFormat::Json => layer.json().boxed(),
     };
+    let _ = tracing_subscriber::registry()
+        .with(
+            layer
+                .with_filter(filter)
+                .with_filter(filter_fn(|meta| !is_file_watcher_noise(meta))),
+        )
+        .try_init();
+}
+
+/// The file watcher crates (`notify`, `notify_debouncer_full`) log every file event of the
+/// config's directory at debug and trace, whatever file it is about: with stderr written to a
+/// file in that directory, each line would be an event that logs another line, forever. Their
+/// logs are kept at info and above whatever the filter says; hookroute's watcher logs the
+/// events that concern the config itself.
+fn is_file_watcher_noise(meta: &tracing::Metadata<'_>) -> bool {
+    meta.target().starts_with("notify") && *meta.level() > tracing::Level::INFO
 }

@@ -5,7 +5,8 @@ use crate::signature::{Scheme, SecretKey};
 use std::sync::Arc;
 use std::time::Duration;
 
-#[derive(Debug, Clone)]
+/// Equality compares what the file declares (after env substitution), for the reload diff.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Target {
     pub name: Arc<str>,
     pub url: reqwest::Url,
@@ -43,7 +44,7 @@ pub const DEFAULT_COOL_DOWN: Duration = Duration::from_secs(30);
 
 /// Signs outbound requests as a Standard Webhooks sender would, with the same compiled
 /// `standard-webhooks` preset that verifies inbound ones.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct OutboundSigner {
     pub scheme: Arc<Scheme>,
     pub key: SecretKey,

@@ -49,6 +49,9 @@ pub struct RawConfig {
     pub targets: IndexMap<String, Lenient<RawTarget>>,
     #[serde(default)]
     pub endpoints: Vec<Lenient<RawEndpoint>>,
+    /// Fixtures (a directory of `*.yaml`, or one file) that `hookroute test` runs and that gate
+    /// start-up and reloads; relative to the config's directory.
+    pub tests: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -199,9 +202,13 @@ pub struct RawEndpoint {
 pub struct RawEventSpec {
     /// Where the event id comes from: `json:$.path`, `header:NAME` or `form:NAME`.
     pub id: Option<String>,
-    /// Where the event type comes from: `json:$.path`, `header:NAME` or `form:NAME`.
+    /// Where the event type comes from: `json:$.path`, `header:NAME` or `form:NAME`; `none`
+    /// for no type (even where the preset names one).
     #[serde(rename = "type")]
     pub event_type: Option<String>,
+    /// Longest event id and event type accepted (bytes, or a size like `1KiB`; default 1KiB):
+    /// both travel in delivery headers, which targets cap.
+    pub max_length: Option<ByteSize>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]

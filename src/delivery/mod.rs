@@ -59,6 +59,9 @@ pub fn spawn(
         .build()?;
     // Connections are spawned on the runtime that makes the request: the delivery runtime.
     let client = attempt::http_client().map_err(std::io::Error::other)?;
+    // Started now: `/readyz` counts it as alive from here (its first scan follows at once on
+    // its own runtime), so readiness does not race the first scan.
+    metrics.dispatcher_ticked(attempt::millis(std::time::SystemTime::now()));
     let dispatcher = Dispatcher::new(queue, config, client)
         .with_metrics(metrics)
         .with_controls(controls);

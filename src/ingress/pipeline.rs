@@ -1,7 +1,9 @@
 //! The ingest pipeline, as plain async code with no HTTP in it: verify the signature over the raw
 //! bytes -> answer the endpoint's provider handshake if the request is one (never stored) ->
-//! parse and extract the event id and type -> route through the rules -> store the event and its
-//! delivery jobs in one transaction and wait until that is durable (`IngestStore::accept_durable`).
+//! parse and extract the event id and type (each within the endpoint's length cap) -> route
+//! through the rules -> store the event (with only the headers the endpoint keeps) and its
+//! delivery jobs in one transaction and wait until that is durable
+//! (`IngestStore::accept_durable`).
 //! Each stage hands the next a new type, so an unverified request cannot reach the store or be
 //! answered as a handshake.
 
@@ -84,6 +86,13 @@ pub enum IngestError {
     MissingEventId(String),
     #[error("no event type at {0}")]
     MissingEventType(String),
+    /// Refused before anything is stored: the id travels in a delivery header.
+    #[error("the event {field} is {length} bytes long; this endpoint accepts at most {limit}")]
+    EventFieldTooLong {
+        field: &'static str,
+        length: usize,
+        limit: usize,
+    },
     #[error("no rule matches event type {0:?}")]
     Unmatched(Option<String>),
     #[error(transparent)]
@@ -220,6 +229,16 @@ impl<'a> VerifiedRequest<'a> {
                     .ok_or_else(|| IngestError::MissingEventType(src.to_string()))?,
             ),
         };
+        let limit = endpoint.max_event_field_length;
+        for (field, value) in [("id", Some(&id)), ("type", event_type.as_ref())] {
+            if let Some(length) = value.map(String::len).filter(|n| *n > limit) {
+                return Err(IngestError::EventFieldTooLong {
+                    field,
+                    length,
+                    limit,
+                });
+            }
+        }
         let ordering_keys = endpoint
             .ordering
             .iter()
@@ -293,10 +312,12 @@ impl ExtractedEvent<'_> {
             event_id: &self.id,
             event_type: self.event_type.as_deref(),
             received_at_ms,
+            // Only what delivery and replay can use; never credentials (see stored_headers).
             headers: self
                 .inbound
                 .headers
                 .iter()
+                .filter(|(k, _)| endpoint.stored_headers.keeps(k.as_str()))
                 .map(|(k, v)| (k.as_str().to_string(), v.as_bytes().to_vec()))
                 .collect(),
             body: self.inbound.body,

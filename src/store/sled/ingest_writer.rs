@@ -3,10 +3,11 @@
 //! moment (up to [`MAX_BATCH`]), writes all the accepts in ONE atomic sled batch
 //! ([`write_batch`]), then calls sled's `flush()` (which on Linux only issues `sync_file_range`)
 //! and `fdatasync`s sled's log file ONCE, then puts the new jobs in the in-memory due index (so
-//! the dispatcher only ever sees durable jobs), answers every waiter with its own outcome and
-//! wakes the dispatcher. A storage error fails the whole batch: every
-//! waiter gets it (and answers 503). One transaction and one fsync serve many requests, and
-//! concurrent requests no longer conflict and retry against each other inside sled.
+//! the dispatcher sees them once they are durable, or once written if the fsync failed: the
+//! requests were answered 503 and a delivery of an unacknowledged event is harmless), answers
+//! every waiter with its own outcome and wakes the dispatcher. A storage error fails the whole
+//! batch: every waiter gets it (and answers 503). One write and one fsync serve many requests,
+//! and concurrent requests never conflict inside sled.
 //!
 //! A bare durability wait ([`IngestWriter::sync`]) rides the same batches: it resolves once
 //! everything written before it is on disk.
@@ -161,7 +162,7 @@ pub(crate) fn stopped() -> StoreError {
     StoreError::storage("the ingest writer has stopped")
 }
 
-/// One batch: the write, flush + fdatasync, then the new jobs into the due index.
+/// One batch: the write, flush + fdatasync, and the new jobs into the due index.
 fn commit(
     parts: &WriterParts,
     file: &File,
@@ -173,14 +174,19 @@ fn commit(
     } else {
         write_batch(&parts.tree, accepts, parts.dedup, fault)?
     };
-    parts
+    let durable = parts
         .db
         .flush()
-        .map_err(|e| StoreError::caused("flush", e))?;
-    file.sync_data()
-        .map_err(|e| StoreError::caused("fdatasync", e))?;
+        .map_err(|e| StoreError::caused("flush", e))
+        .and_then(|_| {
+            file.sync_data()
+                .map_err(|e| StoreError::caused("fdatasync", e))
+        });
+    // Indexed even when the fsync failed: the records are in the tree (the requests are
+    // answered 503, the provider's retry is then a duplicate), and a job in the tree must be in
+    // the due order or it would wait for the next start to be delivered.
     index_accepted(&parts.index, accepts, &outcomes);
-    Ok(outcomes)
+    durable.map(|()| outcomes)
 }
 
 /// Puts the jobs of the accepted events of a written batch in the due index.

@@ -17,6 +17,7 @@ pub mod ingest_writer;
 mod keys;
 mod migrate;
 mod queue;
+mod queue_ops;
 mod queue_writer;
 mod records;
 mod retention;

@@ -118,7 +118,7 @@ fn fail(op: QueueOp, e: StoreError) {
 }
 
 /// A change to the index, made once the batch is written.
-enum IndexChange {
+pub(super) enum IndexChange {
     Moved {
         id: JobId,
         from: u64,
@@ -208,18 +208,18 @@ impl Answer {
 }
 
 /// One batch being built: the write, the job records as it leaves them, what follows it.
-struct Batch<'a> {
-    parts: &'a QueueParts,
-    write: sled::Batch,
+pub(super) struct Batch<'a> {
+    pub(super) parts: &'a QueueParts,
+    pub(super) write: sled::Batch,
     /// Jobs changed by this batch so far (`None`: removed).
-    jobs: HashMap<JobId, Option<JobV2>>,
+    pub(super) jobs: HashMap<JobId, Option<JobV2>>,
     /// Next job index per event replayed in this batch.
-    next_index: HashMap<EventSeq, u64>,
-    changes: Vec<IndexChange>,
+    pub(super) next_index: HashMap<EventSeq, u64>,
+    pub(super) changes: Vec<IndexChange>,
     /// Claims to end once written: (job, token).
     ended: Vec<(JobId, u64)>,
     answers: Vec<Answer>,
-    wake: bool,
+    pub(super) wake: bool,
 }
 
 fn run_batch(parts: &QueueParts, ops: Vec<QueueOp>) {
@@ -274,7 +274,7 @@ fn run_batch(parts: &QueueParts, ops: Vec<QueueOp>) {
 
 impl Batch<'_> {
     /// The job as this batch leaves it.
-    fn job(&self, id: JobId) -> Result<Option<JobV2>, StoreError> {
+    pub(super) fn job(&self, id: JobId) -> Result<Option<JobV2>, StoreError> {
         if let Some(job) = self.jobs.get(&id) {
             return Ok(job.clone());
         }
@@ -286,7 +286,7 @@ impl Batch<'_> {
         raw.map(|v| decode_job(id, &v)).transpose()
     }
 
-    fn put_job(&mut self, id: JobId, job: JobV2) {
+    pub(super) fn put_job(&mut self, id: JobId, job: JobV2) {
         self.write
             .insert(&job_key(id)[..], encode(&StoredJob::V2(job.clone())));
         self.jobs.insert(id, Some(job));
@@ -333,183 +333,5 @@ impl Batch<'_> {
             }
         }
         Ok(())
-    }
-
-    fn record(
-        &mut self,
-        claim: &ClaimedJob,
-        attempt: Attempt,
-        transition: JobTransition,
-    ) -> Result<RecordOutcome, StoreError> {
-        let id = claim.id;
-        if !self.parts.leases.holds(id, claim.lease.token) {
-            return Ok(RecordOutcome::Stale);
-        }
-        let Some(mut job) = self.job(id)? else {
-            return Ok(RecordOutcome::Stale);
-        };
-        if job.state != JobStateV1::Pending || job.attempts != claim.job.attempts {
-            return Ok(RecordOutcome::Stale);
-        }
-        job.attempts += 1;
-        let at_ms = attempt.at_ms;
-        let record = AttemptV1 {
-            attempt: job.attempts,
-            ..AttemptV1::from(attempt)
-        };
-        self.write.insert(
-            &attempt_key(id, job.attempts)[..],
-            encode(&StoredAttempt::V1(record)),
-        );
-        let due = job.next_attempt_at_ms;
-        let target: Arc<str> = Arc::from(job.target.as_str());
-        match transition {
-            JobTransition::Delivered => {
-                job.state = JobStateV1::Delivered { at_ms };
-                self.changes
-                    .push(IndexChange::Delivered { id, due, target });
-            }
-            JobTransition::RetryAt { at_ms: next } => {
-                job.next_attempt_at_ms = next;
-                self.changes.push(IndexChange::Moved {
-                    id,
-                    from: due,
-                    to: next,
-                });
-            }
-            JobTransition::Dead { reason } => {
-                job.state = JobStateV1::Dead { at_ms, reason };
-                self.changes.push(IndexChange::Died { id, due, target });
-            }
-        }
-        self.put_job(id, job.clone());
-        Ok(RecordOutcome::Recorded(job.into_job(id)))
-    }
-
-    fn postpone(&mut self, claim: &ClaimedJob, until_ms: u64) -> Result<(), StoreError> {
-        let id = claim.id;
-        if !self.parts.leases.holds(id, claim.lease.token) {
-            return Ok(());
-        }
-        let Some(mut job) = self.job(id)? else {
-            return Ok(());
-        };
-        if job.state != JobStateV1::Pending {
-            return Ok(());
-        }
-        let from = job.next_attempt_at_ms;
-        job.next_attempt_at_ms = until_ms;
-        self.put_job(id, job);
-        self.changes.push(IndexChange::Moved {
-            id,
-            from,
-            to: until_ms,
-        });
-        Ok(())
-    }
-
-    fn retry_dead(
-        &mut self,
-        id: JobId,
-        now_ms: u64,
-    ) -> Result<Result<Job, QueueError>, StoreError> {
-        let Some(mut job) = self.job(id)? else {
-            return Ok(Err(QueueError::JobNotFound(id)));
-        };
-        if !matches!(job.state, JobStateV1::Dead { .. }) {
-            return Ok(Err(QueueError::NotDead(id)));
-        }
-        job.state = JobStateV1::Pending;
-        job.next_attempt_at_ms = now_ms;
-        self.put_job(id, job.clone());
-        self.changes.push(IndexChange::Revived {
-            id,
-            at: now_ms,
-            target: Arc::from(job.target.as_str()),
-            key: job.ordering_key.as_deref().map(Arc::from),
-        });
-        self.wake = true;
-        Ok(Ok(job.into_job(id)))
-    }
-
-    fn replay(
-        &mut self,
-        seq: EventSeq,
-        targets: &[Arc<str>],
-        now_ms: u64,
-    ) -> Result<Result<Vec<JobId>, QueueError>, StoreError> {
-        let tree = &self.parts.tree;
-        if tree
-            .get(event_key(seq))
-            .map_err(super::engine_error)?
-            .is_none()
-        {
-            return Ok(Err(QueueError::EventNotFound(seq)));
-        }
-        let next = match self.next_index.get(&seq) {
-            Some(n) => *n,
-            None => match tree
-                .scan_prefix(jobs_prefix(seq))
-                .keys()
-                .next_back()
-                .transpose()
-                .map_err(super::engine_error)?
-            {
-                Some(last) => {
-                    read_u64(&last[1..]).map_or(0, |id| (id & (MAX_JOBS_PER_EVENT - 1)) + 1)
-                }
-                None => 0,
-            },
-        };
-        if next + targets.len() as u64 > MAX_JOBS_PER_EVENT {
-            return Ok(Err(QueueError::Store(StoreError::storage(format!(
-                "event {seq} has reached {MAX_JOBS_PER_EVENT} deliveries"
-            )))));
-        }
-        let mut ids = Vec::with_capacity(targets.len());
-        for (i, target) in targets.iter().enumerate() {
-            let id = job_id(seq, next + i as u64);
-            self.put_job(id, pending_job(target, None, now_ms));
-            self.changes.push(IndexChange::Pending {
-                id,
-                at: now_ms,
-                target: target.clone(),
-            });
-            ids.push(id);
-        }
-        self.next_index.insert(seq, next + targets.len() as u64);
-        self.wake = true;
-        Ok(Ok(ids))
-    }
-
-    /// Removes each candidate whose jobs are all still finished, with everything it owns.
-    fn prune(&mut self, candidates: Vec<Candidate>) -> Result<PruneReport, StoreError> {
-        let mut report = PruneReport::default();
-        'event: for c in candidates {
-            for (id, _, _) in &c.jobs {
-                if self
-                    .job(*id)?
-                    .is_some_and(|j| j.state == JobStateV1::Pending)
-                {
-                    continue 'event;
-                }
-            }
-            self.write.remove(&event_key(c.seq)[..]);
-            for chunk in 0..c.body_chunks {
-                self.write.remove(&body_key(c.seq, chunk)[..]);
-            }
-            report.events += 1;
-            for (id, target, attempts) in c.jobs {
-                self.write.remove(&job_key(id)[..]);
-                self.jobs.insert(id, None);
-                for n in 1..=attempts {
-                    self.write.remove(&attempt_key(id, n)[..]);
-                }
-                report.jobs += 1;
-                report.attempts += attempts as u64;
-                self.changes.push(IndexChange::Pruned { id, target });
-            }
-        }
-        Ok(report)
     }
 }

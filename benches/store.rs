@@ -37,6 +37,7 @@ fn event<'a>(id: &'a str, body: &'a [u8], targets: &'a [Arc<str>]) -> NewEvent<'
         headers: headers(),
         body,
         targets,
+        ordering_keys: &[],
     }
 }
 

@@ -79,7 +79,8 @@ impl Application {
         let server =
             ingress::server(listener, ingress, workers).context("starting the HTTP server")?;
         // Bound before any background task starts, so a busy admin port leaves nothing running.
-        let admin = start_admin(&config, &store, &metrics)?;
+        let controls = Arc::new(crate::delivery::controls::TargetControls::new());
+        let admin = start_admin(&config, &store, &metrics, &controls)?;
         let background = CancellationToken::new();
         spawn_dedup_pruner(store.retention.clone(), background.clone());
         spawn_retention(
@@ -92,6 +93,7 @@ impl Application {
             store.queue.clone(),
             config.clone(),
             metrics.clone(),
+            controls,
             background.child_token(),
             delivery::SHUTDOWN_GRACE,
         )
@@ -150,6 +152,7 @@ fn start_admin(
     config: &Arc<ArcSwap<Config>>,
     store: &Stores,
     metrics: &Arc<Metrics>,
+    controls: &Arc<crate::delivery::controls::TargetControls>,
 ) -> anyhow::Result<Option<(Server, SocketAddr, Arc<crate::admin::AdminState>)>> {
     let settings = config.load().admin.clone();
     let Some(listen) = settings.listen else {
@@ -163,6 +166,7 @@ fn start_admin(
         store: store.clone(),
         reload: Default::default(),
         metrics: metrics.clone(),
+        controls: controls.clone(),
     });
     let server = crate::admin::server(listener, state.clone()).context("starting the admin API")?;
     Ok(Some((server, addr, state)))

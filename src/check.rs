@@ -95,10 +95,7 @@ pub fn summary(config: &Config) -> String {
                 t.name.to_string(),
                 t.url.to_string(),
                 format!("timeout {}", humantime::format_duration(t.timeout)),
-                format!(
-                    "{} attempts, concurrency {}",
-                    t.retry.max_attempts, t.concurrency
-                ),
+                crate::delivery::controls::policy_summary(t),
             ]
         })
         .collect();

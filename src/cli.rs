@@ -1,5 +1,5 @@
 //! Command-line interface: what the user types, and `run`, which turns it into an exit code.
-//! `serve` and `check` work on the config; `events`, `dlq` and `replay` talk to a running
+//! `serve` and `check` work on the config; `events`, `dlq`, `targets` and `replay` talk to a running
 //! router's admin API (never to the store, which only one process may open).
 
 use crate::app::{Application, StartError};
@@ -66,6 +66,13 @@ pub enum Command {
         admin: AdminArgs,
         #[command(subcommand)]
         command: DlqCommand,
+    },
+    /// Targets' delivery state, and pausing and resuming them, through the admin API.
+    Targets {
+        #[command(flatten)]
+        admin: AdminArgs,
+        #[command(subcommand)]
+        command: TargetsCommand,
     },
     /// Deliver an event again to its current matching targets (or to one named target).
     Replay {
@@ -156,6 +163,16 @@ pub enum DlqCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum TargetsCommand {
+    /// Each target: paused or not, breaker, queue depth, in flight, limit, rate, oldest due.
+    List,
+    /// Stop delivering to a target (events are still accepted and kept); survives a restart.
+    Pause { name: String },
+    /// Deliver to a paused target again, its kept events first.
+    Resume { name: String },
+}
+
 pub fn run(cli: Cli) -> ExitCode {
     init_logging(cli.log_format);
     let env: Arc<dyn Environment> = match &cli.env_file {
@@ -173,6 +190,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Serve { config } => serve(config, env),
         Command::Events { admin, command } => admin_command(admin, AdminCall::Events(command)),
         Command::Dlq { admin, command } => admin_command(admin, AdminCall::Dlq(command)),
+        Command::Targets { admin, command } => admin_command(admin, AdminCall::Targets(command)),
         Command::Replay {
             admin,
             event_seq,
@@ -254,6 +272,7 @@ fn serve(path: PathBuf, env: Arc<dyn Environment>) -> ExitCode {
 enum AdminCall {
     Events(EventsCommand),
     Dlq(DlqCommand),
+    Targets(TargetsCommand),
     Replay {
         event_seq: u64,
         target: Option<String>,
@@ -364,6 +383,21 @@ async fn call_admin(
                 Ok(render::retried_all(&from_value::<views::RetryAllView>(v)?))
             })
         }
+        AdminCall::Targets(TargetsCommand::List) => (client.get("/targets").await?, |v| {
+            Ok(crate::admin::targets::render_list(&from_value::<Vec<_>>(
+                v,
+            )?))
+        }),
+        AdminCall::Targets(TargetsCommand::Pause { name }) => (
+            client.post(&format!("/targets/{name}/pause"), None).await?,
+            |v| Ok(crate::admin::targets::render_switched(&from_value(v)?)),
+        ),
+        AdminCall::Targets(TargetsCommand::Resume { name }) => (
+            client
+                .post(&format!("/targets/{name}/resume"), None)
+                .await?,
+            |v| Ok(crate::admin::targets::render_switched(&from_value(v)?)),
+        ),
         AdminCall::Replay { event_seq, target } => {
             let body = serde_json::json!({ "target": target });
             (

@@ -33,6 +33,8 @@ pub struct Endpoint {
     pub needs_form: bool,
     /// The URL as registered with the provider (`public_url`), for schemes that sign it.
     pub public_url: Option<String>,
+    /// The ordering key source of each target its rules forward to that orders by key.
+    pub ordering: Vec<(Arc<str>, ValueSource)>,
     /// Longest event id and event type accepted, in bytes (`event.max_length`).
     pub max_event_field_length: usize,
     /// The inbound headers stored with an event.

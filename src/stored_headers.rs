@@ -81,6 +81,9 @@ mod tests {
             concurrency: 1,
             retry: Default::default(),
             signing: None,
+            rate_limit: None,
+            breaker: None,
+            ordering_key: None,
         }
     }
 

@@ -120,6 +120,7 @@ async fn a_v1_store_opens_under_v2_with_nothing_lost() {
                 headers: vec![],
                 body: b"{}",
                 targets: &[Arc::from("payments")],
+                ordering_keys: &[],
             })
             .await
             .unwrap();
@@ -139,6 +140,7 @@ async fn a_v1_store_opens_under_v2_with_nothing_lost() {
             headers: vec![],
             body: b"{}",
             targets: &[Arc::from("payments")],
+            ordering_keys: &[],
         })
         .await
         .unwrap();

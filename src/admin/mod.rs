@@ -1,6 +1,7 @@
 //! The admin API: a second actix server on its own listener (`admin.listen`, loopback by
 //! default) for operators and the `hookroute events|dlq|replay` commands. It lists events and
-//! dead letters, retries dead letters and replays events; it serves `/metrics` (Prometheus) and
+//! dead letters, retries dead letters and replays events, lists, pauses and resumes targets
+//! ([`targets`]); it serves `/metrics` (Prometheus) and
 //! the `/healthz` and `/readyz` probes. When `admin.token` is set every request needs
 //! `Authorization: Bearer <token>`, the probes and `/metrics` included (DECISION: one rule for
 //! the whole port, as before; Prometheus and Kubernetes probes can both send a bearer token, see
@@ -13,6 +14,7 @@ pub mod error;
 pub mod export;
 pub mod ops;
 pub mod render;
+pub mod targets;
 pub mod views;
 
 pub use error::AdminError;
@@ -35,6 +37,8 @@ pub struct AdminState {
     /// Set once hot reload has started (after the admin server binds).
     pub reload: std::sync::OnceLock<crate::reload::SharedReloadStatus>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Per-target delivery state shared with the dispatcher (pause, breaker, limits).
+    pub controls: Arc<crate::delivery::controls::TargetControls>,
 }
 
 /// `/readyz` fails once the dispatcher has not scanned its queue for this long (it scans at
@@ -71,6 +75,7 @@ pub fn server(listener: TcpListener, state: Arc<AdminState>) -> std::io::Result<
             .route("/dlq", web::get().to(dead_letters))
             .route("/dlq/retry", web::post().to(retry_all))
             .route("/dlq/{job_id}/retry", web::post().to(retry_one))
+            .configure(targets::routes)
     })
     .workers(1)
     .disable_signals()

@@ -120,6 +120,35 @@ pub struct RawTarget {
     pub retry: Option<RawRetry>,
     /// Sign outbound requests with the Standard Webhooks scheme.
     pub signing: Option<RawOutboundSigning>,
+    /// Most attempts started per second (token bucket).
+    pub rate_limit: Option<RawRateLimit>,
+    /// Stop sending after consecutive failures, for a cool-down.
+    pub breaker: Option<RawBreaker>,
+    /// Deliver events with the same key one at a time, in acceptance order.
+    pub ordering: Option<RawOrdering>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOrdering {
+    /// A value source, as for event ids: `json:$.data.object.id`, `header:NAME`, `form:NAME`.
+    pub key: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRateLimit {
+    pub per_second: f64,
+    /// Attempts that may start at once after a quiet spell (default: `per_second`, at least 1).
+    pub burst: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBreaker {
+    pub failures: u32,
+    #[serde(default, with = "humantime_serde")]
+    pub cool_down: Option<Duration>,
 }
 
 #[derive(Debug, Default, Deserialize)]

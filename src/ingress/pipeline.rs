@@ -46,6 +46,8 @@ pub struct ExtractedEvent<'a> {
     pub id: String,
     pub event_type: Option<String>,
     json: Option<Value>,
+    /// The ordering key for each target of the endpoint that orders by key (absent: none).
+    ordering_keys: Vec<(Arc<str>, Option<String>)>,
 }
 
 impl ExtractedEvent<'_> {
@@ -136,8 +138,9 @@ pub async fn ingest(
     // nearly full (503 + Retry-After).
     store.check_space(space)?;
     // A duplicate waits too: its answer promises the first copy is on disk.
+    let keys = event.ordering_keys_for(&targets);
     let outcome = store
-        .accept_durable(event.to_new_event(endpoint, &targets))
+        .accept_durable(event.to_new_event(endpoint, &targets, &keys))
         .await?;
     Ok(match outcome {
         AcceptOutcome::Accepted { deliveries, .. } => IngestOutcome::Accepted {
@@ -236,14 +239,35 @@ impl<'a> VerifiedRequest<'a> {
                 });
             }
         }
+        let ordering_keys = endpoint
+            .ordering
+            .iter()
+            .map(|(target, source)| {
+                let key = source.read(headers, &body).map(stored_ordering_key);
+                (target.clone(), key)
+            })
+            .collect();
         let json = body.json;
         Ok(ExtractedEvent {
             inbound: self.inbound,
             id,
             event_type,
             json,
+            ordering_keys,
         })
     }
+}
+
+/// Longest ordering key stored as read; a longer one is stored as its SHA-256 (same key, same
+/// digest), so a body cannot make every job and the due index carry a huge key.
+const MAX_ORDERING_KEY: usize = 128;
+
+fn stored_ordering_key(key: String) -> String {
+    use sha2::{Digest as _, Sha256};
+    if key.len() <= MAX_ORDERING_KEY {
+        return key;
+    }
+    format!("sha256:{}", hex::encode(Sha256::digest(key.as_bytes())))
 }
 
 impl ExtractedEvent<'_> {
@@ -255,7 +279,28 @@ impl ExtractedEvent<'_> {
         )
     }
 
-    fn to_new_event<'b>(&'b self, endpoint: &'b Endpoint, targets: &'b [Arc<str>]) -> NewEvent<'b> {
+    /// The ordering key of each routed target's job (empty when no target orders by key).
+    fn ordering_keys_for(&self, targets: &[Arc<str>]) -> Vec<Option<String>> {
+        if self.ordering_keys.is_empty() {
+            return Vec::new();
+        }
+        targets
+            .iter()
+            .map(|t| {
+                self.ordering_keys
+                    .iter()
+                    .find(|(name, _)| name == t)
+                    .and_then(|(_, key)| key.clone())
+            })
+            .collect()
+    }
+
+    fn to_new_event<'b>(
+        &'b self,
+        endpoint: &'b Endpoint,
+        targets: &'b [Arc<str>],
+        ordering_keys: &'b [Option<String>],
+    ) -> NewEvent<'b> {
         let received_at_ms = self
             .inbound
             .received_at
@@ -277,6 +322,28 @@ impl ExtractedEvent<'_> {
                 .collect(),
             body: self.inbound.body,
             targets,
+            ordering_keys,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_short_ordering_key_is_kept_and_a_long_one_becomes_its_digest() {
+        assert_eq!(stored_ordering_key("obj_1".into()), "obj_1");
+        let long = "x".repeat(MAX_ORDERING_KEY + 1);
+        let stored = stored_ordering_key(long.clone());
+        assert!(
+            stored.starts_with("sha256:") && stored.len() == 7 + 64,
+            "{stored}"
+        );
+        assert_eq!(
+            stored,
+            stored_ordering_key(long),
+            "the same key, the same digest"
+        );
     }
 }

@@ -172,3 +172,10 @@ pub struct ReloadLabels {
 pub struct PrunedLabels {
     pub record: &'static str,
 }
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct BreakerLabels {
+    pub target: Arc<str>,
+    /// `closed`, `open` or `half_open`.
+    pub state: &'static str,
+}

@@ -244,6 +244,7 @@ fn endpoint_settings_equal(a: &Endpoint, b: &Endpoint) -> bool {
         handshake,
         needs_form,
         public_url,
+        ordering,
         max_event_field_length,
         stored_headers,
     } = a;
@@ -261,6 +262,7 @@ fn endpoint_settings_equal(a: &Endpoint, b: &Endpoint) -> bool {
         && *handshake == b.handshake
         && *needs_form == b.needs_form
         && *public_url == b.public_url
+        && *ordering == b.ordering
         && *max_event_field_length == b.max_event_field_length
         && *stored_headers == b.stored_headers
 }

@@ -208,13 +208,22 @@ fn compile(
         return None;
     }
     let verified = verified?;
+    let mut ordering: Vec<(Arc<str>, ValueSource)> = Vec::new();
+    for name in rules.iter().flat_map(|r| &r.targets) {
+        let source = targets.get(name).and_then(|t| t.ordering_key.clone());
+        if let Some(source) = source.filter(|_| ordering.iter().all(|(n, _)| n != name)) {
+            ordering.push((name.clone(), source));
+        }
+    }
     let stored_headers =
         StoredHeaders::for_endpoint(&verified.scheme, targets.values().map(|t| &**t));
     let needs_json = event_id.as_ref().is_some_and(ValueSource::needs_json)
         || event_type.as_ref().is_some_and(ValueSource::needs_json)
-        || rules.iter().any(|r| !r.when.is_empty());
+        || rules.iter().any(|r| !r.when.is_empty())
+        || ordering.iter().any(|(_, s)| s.needs_json());
     let needs_form = event_id.as_ref().is_some_and(ValueSource::needs_form)
-        || event_type.as_ref().is_some_and(ValueSource::needs_form);
+        || event_type.as_ref().is_some_and(ValueSource::needs_form)
+        || ordering.iter().any(|(_, s)| s.needs_form());
     Some(Endpoint {
         name: Arc::from(name.as_str()),
         path: raw.path,
@@ -231,6 +240,7 @@ fn compile(
         handshake,
         needs_form,
         public_url,
+        ordering,
         max_event_field_length,
         stored_headers,
     })

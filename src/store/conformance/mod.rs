@@ -35,6 +35,94 @@ pub async fn run_all(fresh: Fresh<'_>) {
     attempts_retries_and_dead_letters(fresh).await;
     replay_makes_new_jobs(fresh).await;
     retention_never_touches_a_pending_job(fresh).await;
+    paused_targets_are_kept_until_resumed(fresh).await;
+    one_job_per_ordering_key_at_a_time(fresh).await;
+}
+
+/// Accepts `id` to target `t` with ordering key `key`.
+async fn accept_keyed(store: &Stores, id: &str, at_ms: u64, key: Option<&str>) -> JobId {
+    let to = targets(&["t"]);
+    let keys = [key.map(str::to_string)];
+    let outcome = store
+        .ingest
+        .accept_durable(NewEvent {
+            endpoint: "in",
+            event_id: id,
+            event_type: Some("t"),
+            received_at_ms: at_ms,
+            headers: vec![],
+            body: b"{}",
+            targets: &to,
+            ordering_keys: &keys,
+        })
+        .await
+        .expect("accept");
+    let AcceptOutcome::Accepted { event_seq, .. } = outcome else {
+        panic!("{id}: not accepted")
+    };
+    let detail = store.events.event_detail(event_seq).await.unwrap().unwrap();
+    assert_eq!(detail.jobs[0].job.ordering_key.as_deref(), key);
+    detail.jobs[0].id
+}
+
+/// Jobs of one target and key are claimed one at a time in acceptance order: an earlier job in
+/// flight or waiting for its retry holds the later ones; a dead letter releases its key; other
+/// keys and unkeyed jobs go on.
+pub async fn one_job_per_ordering_key_at_a_time(fresh: Fresh<'_>) {
+    let store = fresh(HOUR);
+    let a1 = accept_keyed(&store, "a1", T0, Some("a")).await;
+    let a2 = accept_keyed(&store, "a2", T0, Some("a")).await;
+    let b1 = accept_keyed(&store, "b1", T0 + 1, Some("b")).await;
+    let free = accept_keyed(&store, "n1", T0 + 2, None).await;
+    let ids = |c: &Claimed| c.jobs.iter().map(|j| j.id).collect::<Vec<_>>();
+    let first = claim(&store, T0 + 10, &[("t", 10)]).await;
+    assert_eq!(ids(&first), [a1, b1, free], "a2 waits for a1");
+    let again = claim(&store, T0 + 10, &[("t", 10)]).await;
+    assert!(again.jobs.is_empty(), "a1 in flight still holds a2");
+    let a1_claim = first.jobs.iter().find(|j| j.id == a1).unwrap();
+    record(
+        &store,
+        a1_claim,
+        JobTransition::RetryAt { at_ms: T0 + 1000 },
+        T0 + 20,
+    )
+    .await;
+    let b1_claim = first.jobs.iter().find(|j| j.id == b1).unwrap();
+    record(&store, b1_claim, JobTransition::Delivered, T0 + 20).await;
+    assert!(
+        claim(&store, T0 + 30, &[("t", 10)]).await.jobs.is_empty(),
+        "a1 waiting for its retry still holds a2, though a2 is due"
+    );
+    let retry = claim(&store, T0 + 1000, &[("t", 10)]).await;
+    assert_eq!(ids(&retry), [a1]);
+    let dead = JobTransition::Dead {
+        reason: "gone".into(),
+    };
+    record(&store, &retry.jobs[0], dead, T0 + 1001).await;
+    let next = claim(&store, T0 + 1001, &[("t", 10)]).await;
+    assert_eq!(ids(&next), [a2], "a dead letter releases its key");
+}
+
+/// Pausing is stored per target name, idempotent both ways, listed sorted; it does not touch
+/// the jobs (the dispatcher, not the claim, honours it).
+pub async fn paused_targets_are_kept_until_resumed(fresh: Fresh<'_>) {
+    let store = fresh(HOUR);
+    let q = &store.queue;
+    assert!(q.paused().await.unwrap().is_empty());
+    accept(&store, "p1", T0, &["b"]).await;
+    q.set_paused("b", true).await.unwrap();
+    q.set_paused("a", true).await.unwrap();
+    q.set_paused("a", true).await.unwrap();
+    assert_eq!(q.paused().await.unwrap(), ["a", "b"]);
+    q.set_paused("a", false).await.unwrap();
+    q.set_paused("never-paused", false).await.unwrap();
+    assert_eq!(q.paused().await.unwrap(), ["b"]);
+    let claimed = claim(&store, T0, &[("b", 1)]).await;
+    assert_eq!(
+        claimed.jobs.len(),
+        1,
+        "jobs of a paused target stay claimable by the queue"
+    );
 }
 
 fn targets(names: &[&str]) -> Vec<Arc<str>> {
@@ -54,6 +142,7 @@ pub async fn accept(store: &Stores, id: &str, at_ms: u64, to: &[&str]) -> Accept
             headers: vec![("content-type".into(), b"application/json".to_vec())],
             body: format!("{{\"id\":\"{id}\"}}").as_bytes(),
             targets: &to,
+            ordering_keys: &[],
         })
         .await
         .expect("accept")

@@ -26,6 +26,8 @@ pub(crate) struct PreparedAccept {
     body_chunks: Vec<Vec<u8>>,
     jobs: Vec<Vec<u8>>,
     pub(crate) targets: Vec<Arc<str>>,
+    /// The ordering key of each target's job.
+    ordering_keys: Vec<Option<Arc<str>>>,
 }
 
 impl PreparedAccept {
@@ -56,7 +58,22 @@ impl PreparedAccept {
         let jobs = ev
             .targets
             .iter()
-            .map(|t| encode(&StoredJob::V2(pending_job(t, ev.received_at_ms))))
+            .enumerate()
+            .map(|(i, t)| {
+                encode(&StoredJob::V2(pending_job(
+                    t,
+                    ev.ordering_keys.get(i).and_then(|k| k.as_deref()),
+                    ev.received_at_ms,
+                )))
+            })
+            .collect();
+        let ordering_keys = (0..ev.targets.len())
+            .map(|i| {
+                ev.ordering_keys
+                    .get(i)
+                    .and_then(|k| k.as_deref())
+                    .map(Arc::from)
+            })
             .collect();
         Ok(Self {
             seq,
@@ -67,15 +84,17 @@ impl PreparedAccept {
             body_chunks,
             jobs,
             targets: ev.targets.to_vec(),
+            ordering_keys,
         })
     }
 
-    /// The jobs it creates: (job id, target).
-    pub(crate) fn job_ids(&self) -> impl Iterator<Item = (u64, &Arc<str>)> {
+    /// The jobs it creates: (job id, target, ordering key).
+    pub(crate) fn job_ids(&self) -> impl Iterator<Item = (u64, &Arc<str>, Option<&Arc<str>>)> {
         self.targets
             .iter()
+            .zip(&self.ordering_keys)
             .enumerate()
-            .map(|(i, t)| (job_id(self.seq, i as u64), t))
+            .map(|(i, (t, k))| (job_id(self.seq, i as u64), t, k.as_ref()))
     }
 }
 
@@ -218,6 +237,7 @@ mod tests {
                 headers: vec![],
                 body,
                 targets: &targets,
+                ordering_keys: &[],
             },
         )
         .unwrap()

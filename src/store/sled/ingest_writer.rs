@@ -198,8 +198,8 @@ pub(crate) fn index_accepted(
     let mut index = index.lock();
     for (ev, outcome) in accepts.iter().zip(outcomes) {
         if matches!(outcome, AcceptOutcome::Accepted { .. }) {
-            for (id, target) in ev.job_ids() {
-                index.pending(id, ev.accepted_at_ms, target.clone());
+            for (id, target, key) in ev.job_ids() {
+                index.pending(id, ev.accepted_at_ms, target.clone(), key.cloned());
             }
         }
     }
@@ -231,6 +231,7 @@ mod tests {
             headers: vec![],
             body: id.as_bytes(),
             targets,
+            ordering_keys: &[],
         }
     }
 

@@ -4,7 +4,7 @@
 //!
 //! | prefix | key | value |
 //! |---|---|---|
-//! | `m` | name | store metadata: format version, the next event seq, the dedup bucket length |
+//! | `m` | name | store metadata: format version, the next event seq, the dedup bucket length, paused targets (`mpaused/` + name) |
 //! | `d` | bucket (8) + endpoint + `\0` + event id | dedup marker: seq (8) + accepted at (8) |
 //! | `e` | seq (8) | `EventV2`, headers and body inline |
 //! | `b` | seq (8) + chunk (4) | a body chunk, only for bodies past `INLINE_BODY_LIMIT` |
@@ -36,6 +36,8 @@ pub const MAX_SEQ: u64 = (1 << (64 - JOB_INDEX_BITS)) - 1;
 pub const FORMAT: &[u8] = b"mformat";
 pub const NEXT_SEQ: &[u8] = b"mnext_seq";
 pub const DEDUP_BUCKET: &[u8] = b"mdedup_bucket_ms";
+/// `mpaused/` + target name: the target is paused (empty value).
+pub const PAUSED_PREFIX: &[u8] = b"mpaused/";
 /// The format this engine writes.
 pub const FORMAT_V2: u64 = 2;
 
@@ -121,6 +123,10 @@ pub fn parse_dedup_value(v: &[u8]) -> Option<(u64, u64)> {
     Some((read_u64(v)?, read_u64(v.get(8..)?)?))
 }
 
+pub fn paused_key(target: &str) -> Vec<u8> {
+    [PAUSED_PREFIX, target.as_bytes()].concat()
+}
+
 pub fn read_u64(k: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(k.get(..8)?.try_into().ok()?))
 }
@@ -150,7 +156,7 @@ mod tests {
         assert_eq!(bucket_of(&new), Some(2));
         assert_eq!(parse_dedup_value(&dedup_value(5, 9)), Some((5, 9)));
         assert!(event_key(255) < event_key(256));
-        for meta in [FORMAT, NEXT_SEQ, DEDUP_BUCKET] {
+        for meta in [FORMAT, NEXT_SEQ, DEDUP_BUCKET, PAUSED_PREFIX] {
             assert_eq!(meta[0], META);
         }
     }

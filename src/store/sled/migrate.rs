@@ -144,6 +144,7 @@ fn copy_v1(db: &sled::Db, tree: &sled::Tree, dedup: DedupWindow) -> Result<(u64,
                 state: job.state,
                 attempts: job.attempts,
                 next_attempt_at_ms: job.next_attempt_at_ms,
+                ordering_key: None,
             };
             write.insert(&job_key(id)[..], encode(&StoredJob::V2(v2)));
             for kv in attempts.scan_prefix(old.to_be_bytes()) {

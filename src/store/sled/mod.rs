@@ -278,9 +278,14 @@ fn rebuild(tree: &sled::Tree, index: &Index) -> Result<u64, StoreError> {
             .or_insert_with(|| Arc::from(job.target.as_str()))
             .clone();
         match job.state {
-            JobStateV1::Pending => state.pending(id, job.next_attempt_at_ms, target),
+            JobStateV1::Pending => state.pending(
+                id,
+                job.next_attempt_at_ms,
+                target,
+                job.ordering_key.as_deref().map(Arc::from),
+            ),
             JobStateV1::Dead { .. } => {
-                state.pending(id, 0, target.clone());
+                state.pending(id, 0, target.clone(), None);
                 state.died(id, 0, &target);
             }
             JobStateV1::Delivered { .. } => {}

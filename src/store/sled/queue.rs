@@ -38,6 +38,10 @@ impl SledStore {
                     break;
                 }
                 read += 1;
+                if !key_allows(id, index.first_of_key(id)) {
+                    budget.hold(target, at);
+                    continue;
+                }
                 let pick = budget.pick(target, at);
                 if pick == ScanPick::Leave {
                     continue;

@@ -104,6 +104,7 @@ impl Batch<'_> {
             id,
             at: now_ms,
             target: Arc::from(job.target.as_str()),
+            key: job.ordering_key.as_deref().map(Arc::from),
         });
         self.wake = true;
         Ok(Ok(job.into_job(id)))
@@ -146,7 +147,7 @@ impl Batch<'_> {
         let mut ids = Vec::with_capacity(targets.len());
         for (i, target) in targets.iter().enumerate() {
             let id = job_id(seq, next + i as u64);
-            self.put_job(id, pending_job(target, now_ms));
+            self.put_job(id, pending_job(target, None, now_ms));
             self.changes.push(IndexChange::Pending {
                 id,
                 at: now_ms,

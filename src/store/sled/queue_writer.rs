@@ -138,6 +138,7 @@ pub(super) enum IndexChange {
         id: JobId,
         at: u64,
         target: Arc<str>,
+        key: Option<Arc<str>>,
     },
     Pending {
         id: JobId,
@@ -156,8 +157,13 @@ impl IndexChange {
             IndexChange::Moved { id, from, to } => index.moved(id, from, to),
             IndexChange::Delivered { id, due, target } => index.delivered(id, due, &target),
             IndexChange::Died { id, due, target } => index.died(id, due, &target),
-            IndexChange::Revived { id, at, target } => index.revived(id, at, target),
-            IndexChange::Pending { id, at, target } => index.pending(id, at, target),
+            IndexChange::Revived {
+                id,
+                at,
+                target,
+                key,
+            } => index.revived(id, at, target, key),
+            IndexChange::Pending { id, at, target } => index.pending(id, at, target, None),
             IndexChange::Pruned { id, target } => index.pruned(id, &target),
         }
     }

@@ -40,6 +40,8 @@ pub struct JobV2 {
     pub state: JobStateV1,
     pub attempts: u32,
     pub next_attempt_at_ms: u64,
+    /// The target's ordering key for this job's event, if the target orders by key.
+    pub ordering_key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -209,6 +211,7 @@ impl JobV2 {
             state: self.state.into(),
             attempts: self.attempts,
             next_attempt_at_ms: self.next_attempt_at_ms,
+            ordering_key: self.ordering_key,
         }
     }
 }
@@ -239,14 +242,15 @@ impl From<Attempt> for AttemptV1 {
     }
 }
 
-/// A new job to `target`, due at `now_ms`.
-pub fn pending_job(target: &str, now_ms: u64) -> JobV2 {
+/// A new job to `target`, due at `now_ms`, with its ordering key.
+pub fn pending_job(target: &str, ordering_key: Option<&str>, now_ms: u64) -> JobV2 {
     JobV2 {
         target: target.to_string(),
         created_at_ms: now_ms,
         state: JobStateV1::Pending,
         attempts: 0,
         next_attempt_at_ms: now_ms,
+        ordering_key: ordering_key.map(str::to_string),
     }
 }
 

@@ -157,6 +157,7 @@ mod tests {
                 headers: vec![],
                 body: &body,
                 targets: &targets,
+                ordering_keys: &[],
             })
             .unwrap()
         {

@@ -108,6 +108,41 @@ impl DeliveryQueue for SledStore {
         futures_util::future::ready(Ok(self.index.depths())).boxed()
     }
 
+    fn set_paused(&self, target: &str, paused: bool) -> StoreFuture<()> {
+        let key = super::keys::paused_key(target);
+        let written = self.blocking(move |s| {
+            if paused {
+                s.tree.insert(key, &[][..]).map_err(super::engine_error)?;
+            } else {
+                s.tree.remove(key).map_err(super::engine_error)?;
+            }
+            Ok::<_, StoreError>(())
+        });
+        let store = self.clone();
+        async move {
+            written.await?;
+            // The write is in sled's log; the next group commit fsyncs it.
+            store.durable().await?;
+            if !paused {
+                store.wake.notify_one();
+            }
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn paused(&self) -> StoreFuture<Vec<String>> {
+        self.blocking(|s| {
+            let mut names = Vec::new();
+            for key in s.tree.scan_prefix(super::keys::PAUSED_PREFIX).keys() {
+                let key = key.map_err(super::engine_error)?;
+                let name = &key[super::keys::PAUSED_PREFIX.len()..];
+                names.push(String::from_utf8_lossy(name).into_owned());
+            }
+            Ok::<_, StoreError>(names)
+        })
+    }
+
     fn wakeups(&self) -> Arc<tokio::sync::Notify> {
         self.wake.clone()
     }

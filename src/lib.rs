@@ -14,6 +14,7 @@ pub mod app;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod delivery;
 pub mod endpoint;
 pub mod fixtures;

@@ -7,7 +7,8 @@
 //! the whole port, as before; Prometheus and Kubernetes probes can both send a bearer token, see
 //! the README). The token is read from the configuration snapshot of each request, so a reload
 //! that adds, changes or removes it takes effect on the next request (a leaked token is revoked
-//! by a reload). Handlers are thin: they extract and call [`ops`].
+//! by a reload). Handlers are thin: they extract and call [`ops`]. The web console
+//! ([`crate::console`]) is served here too, under `/ui`, with its own session check.
 
 pub mod client;
 pub mod error;
@@ -39,6 +40,15 @@ pub struct AdminState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Per-target delivery state shared with the dispatcher (pause, breaker, limits).
     pub controls: Arc<crate::delivery::controls::TargetControls>,
+}
+
+impl AdminState {
+    /// The admin token in effect now, from the live config snapshot (`None`: the listener is
+    /// open). The console derives its sessions from it on every request, so a reload that
+    /// changes the token ends the sessions made under the old one.
+    pub fn current_token(&self) -> Option<String> {
+        self.config.load().admin.token.clone()
+    }
 }
 
 /// `/readyz` fails once the dispatcher has not scanned its queue for this long (it scans at
@@ -76,6 +86,7 @@ pub fn server(listener: TcpListener, state: Arc<AdminState>) -> std::io::Result<
             .route("/dlq/retry", web::post().to(retry_all))
             .route("/dlq/{job_id}/retry", web::post().to(retry_one))
             .configure(targets::routes)
+            .configure(crate::console::routes)
     })
     .workers(1)
     .disable_signals()
@@ -96,6 +107,10 @@ async fn require_token(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    // The web console checks its own session cookie instead (`console::session`).
+    if crate::console::owns(req.path()) {
+        return next.call(req).await;
+    }
     // The snapshot in effect now: a reload changes the token for every later request.
     let config = req
         .app_data::<web::Data<AdminState>>()

@@ -13,6 +13,7 @@
 //! series (bounded by what was ever configured) so counters never go backwards mid-process.
 
 pub mod labels;
+pub mod recent;
 
 pub use labels::{DeliveryOutcome, RejectReason, RequestOutcome};
 
@@ -75,6 +76,8 @@ pub struct Metrics {
     oldest_due_ms: Mutex<HashMap<Arc<str>, u64>>,
     /// One scrape at a time: scrapes turn totals kept elsewhere into counter increments.
     scrape: Mutex<()>,
+    /// Each target's last attempts, for the console.
+    recent: recent::RecentDeliveries,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -111,6 +114,7 @@ impl Metrics {
             breaker_states: Mutex::default(),
             oldest_due_ms: Mutex::default(),
             scrape: Mutex::default(),
+            recent: Default::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -211,6 +215,24 @@ impl Metrics {
                 target: target.clone(),
             })
             .observe(took.as_secs_f64());
+        let delivered = matches!(outcome, DeliveryOutcome::Delivered);
+        self.recent
+            .record(target, unix_ms(SystemTime::now()), delivered, took);
+    }
+
+    /// What `target`'s attempts since `since_ms` (unix ms) add up to (among its last
+    /// [`recent::KEEP`]).
+    pub fn recent_deliveries(&self, target: &str, since_ms: u64) -> recent::RecentStats {
+        self.recent.stats(target, since_ms)
+    }
+
+    /// Per target, the due time (unix ms) of its oldest job waiting to start, as the
+    /// dispatcher's last scan saw it.
+    pub fn oldest_due_ms(&self) -> HashMap<Arc<str>, u64> {
+        self.oldest_due_ms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// One group-commit batch of `waiters` requests made durable by one fsync.

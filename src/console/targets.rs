@@ -1,0 +1,117 @@
+//! The targets page: per target, its queue (pending jobs, dead letters, how long the oldest due
+//! job has waited) from the store and the dispatcher's last scan, and how its recent attempts
+//! went (success rate, mean and worst latency over [`RECENT`]) from the metrics.
+
+use super::error::ConsoleError;
+use super::html::{self, esc, Section};
+use super::session::{html_response, Session};
+use crate::admin::{AdminError, AdminState};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The window "recent" attempts are taken from.
+pub const RECENT: Duration = Duration::from_secs(15 * 60);
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}
+
+async fn table(state: &AdminState) -> Result<String, ConsoleError> {
+    let config = state.config.load_full();
+    let depths: BTreeMap<String, crate::store::TargetJobs> = state
+        .store
+        .queue
+        .depths()
+        .await
+        .map_err(|e| ConsoleError::Admin(AdminError::Store(e)))?
+        .into_iter()
+        .map(|(t, j)| (t.to_string(), j))
+        .collect();
+    let oldest = state.metrics.oldest_due_ms();
+    let now = now_ms();
+    let since = now.saturating_sub(RECENT.as_millis() as u64);
+    let mut names: Vec<String> = config.targets.keys().map(|k| k.to_string()).collect();
+    names.extend(
+        depths
+            .keys()
+            .filter(|k| !config.targets.contains_key(k.as_str()))
+            .cloned(),
+    );
+    let mut out = String::from(
+        r#"<div class="scroll"><table class="targets"><caption class="sr-only">Targets</caption><thead><tr><th scope="col">Target</th><th scope="col">URL</th><th scope="col">Queued</th><th scope="col">Dead letters</th><th scope="col">Oldest due waiting</th><th scope="col">Success (15 min)</th><th scope="col">Latency mean / max</th></tr></thead><tbody>"#,
+    );
+    for name in names {
+        let jobs = depths.get(&name).copied().unwrap_or_default();
+        let target = config.targets.get(name.as_str());
+        let url = match target {
+            Some(t) => {
+                let mut url = t.url.clone();
+                let _ = url.set_password(None);
+                esc(url.as_str()).to_string()
+            }
+            None => "<em>not configured (removed by a reload)</em>".to_string(),
+        };
+        let waiting = match oldest.get(name.as_str()) {
+            Some(due) if jobs.pending > 0 => html::duration_ms(now.saturating_sub(*due)),
+            _ => "-".into(),
+        };
+        let recent = state.metrics.recent_deliveries(&name, since);
+        let success = match recent.success_rate() {
+            Some(rate) => format!(
+                "{:.0}% of {} attempt{}",
+                rate * 100.0,
+                recent.attempts,
+                if recent.attempts == 1 { "" } else { "s" }
+            ),
+            None => "no attempts".into(),
+        };
+        let latency = match (recent.mean_latency_ms, recent.max_latency_ms) {
+            (Some(mean), Some(max)) => {
+                format!("{} / {}", html::duration_ms(mean), html::duration_ms(max))
+            }
+            _ => "-".into(),
+        };
+        let _ = write!(
+            out,
+            r#"<tr data-target="{n}"><th scope="row">{n}</th><td class="url">{url}</td><td>{q}</td><td>{d}</td><td>{w}</td><td>{s}</td><td>{l}</td></tr>"#,
+            n = esc(&name),
+            q = jobs.pending,
+            d = jobs.dead,
+            w = esc(&waiting),
+            s = esc(&success),
+            l = esc(&latency),
+        );
+    }
+    out.push_str("</tbody></table></div>");
+    Ok(out)
+}
+
+/// `GET /ui/targets`
+pub async fn page(
+    state: web::Data<AdminState>,
+    session: Session,
+) -> Result<HttpResponse, ConsoleError> {
+    let body = format!(
+        r#"<p>Queued counts jobs waiting or in flight; "oldest due waiting" is how long the earliest due job has waited to start, as of the dispatcher's last scan. Success and latency cover the last 15 minutes (up to 200 attempts per target) since the router started.</p>
+<div class="live" data-live="/ui/targets/table">{}</div>"#,
+        table(&state).await?
+    );
+    Ok(html_response(
+        StatusCode::OK,
+        html::page("Targets", Section::Targets, Some(session.csrf()), "", &body),
+    ))
+}
+
+/// `GET /ui/targets/table`: the table alone, for the live refresh.
+pub async fn table_fragment(
+    state: web::Data<AdminState>,
+    _session: Session,
+) -> Result<HttpResponse, ConsoleError> {
+    Ok(html_response(StatusCode::OK, table(&state).await?))
+}

@@ -39,7 +39,7 @@ pub async fn list(
     for j in &jobs {
         let _ = write!(
             rows,
-            r#"<tr data-job="{id}"><td>{id}</td><td><a href="/ui/events/{seq}">event {seq}</a></td><td>{target}</td><td>{attempts}</td><td>{at}</td><td>{reason}</td>
+            r#"<tr data-job="{id}"><td data-label="Job">{id}</td><td data-label="Event"><a href="/ui/events/{seq}">event {seq}</a></td><td data-label="Target">{target}</td><td data-label="Attempts">{attempts}</td><td data-label="Dead since">{at}</td><td data-label="Reason">{reason}</td>
 <td><form method="post" action="/ui/dlq/{id}/retry">{csrf}<button type="submit" aria-label="Retry job {id}">Retry</button></form></td></tr>"#,
             id = j.job_id,
             seq = j.event_seq,
@@ -61,7 +61,7 @@ pub async fn list(
 <progress max="{n}" value="0" hidden aria-label="Dead letters requeued"></progress>
 <span role="status" aria-live="polite"></span>
 </form>
-<div class="scroll"><table class="dlq"><caption class="sr-only">Dead letters, oldest first</caption>
+<div class="scroll"><table class="dlq stack"><caption class="sr-only">Dead letters, oldest first</caption>
 <thead><tr><th scope="col">Job</th><th scope="col">Event</th><th scope="col">Target</th><th scope="col">Attempts</th><th scope="col">Dead since</th><th scope="col">Reason</th><th scope="col"><span class="sr-only">Action</span></th></tr></thead>
 <tbody>{rows}</tbody></table></div>"#,
             csrf = csrf_field(csrf),

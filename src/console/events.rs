@@ -260,7 +260,7 @@ pub fn status_badge(status: &str) -> String {
 
 fn rows_html(page: &ListPage) -> String {
     let mut out = String::from(
-        r#"<div class="scroll"><table class="events"><caption class="sr-only">Events, newest first</caption>
+        r#"<div class="scroll"><table class="events stack"><caption class="sr-only">Events, newest first</caption>
 <thead><tr><th scope="col">#</th><th scope="col">Received</th><th scope="col">Endpoint</th><th scope="col">Event id</th><th scope="col">Type</th><th scope="col">Status</th><th scope="col">Deliveries</th></tr></thead><tbody>"#,
     );
     if page.events.is_empty() {
@@ -269,7 +269,7 @@ fn rows_html(page: &ListPage) -> String {
     for e in &page.events {
         let _ = write!(
             out,
-            r#"<tr data-seq="{seq}"><td><a href="/ui/events/{seq}">{seq}</a></td><td>{at}</td><td>{ep}</td><td><a class="event-link" href="/ui/events/{seq}">{id}</a></td><td>{ty}</td><td>{status}</td><td>{d}</td></tr>"#,
+            r#"<tr data-seq="{seq}"><td data-label="Seq"><a href="/ui/events/{seq}">{seq}</a></td><td data-label="Received">{at}</td><td data-label="Endpoint">{ep}</td><td data-label="Event id"><a class="event-link" href="/ui/events/{seq}">{id}</a></td><td data-label="Type">{ty}</td><td data-label="Status">{status}</td><td data-label="Deliveries">{d}</td></tr>"#,
             seq = e.seq,
             at = html::time_tag(e.received_at_ms),
             ep = esc(&e.endpoint),

@@ -44,7 +44,7 @@ async fn table(state: &AdminState) -> Result<String, ConsoleError> {
             .cloned(),
     );
     let mut out = String::from(
-        r#"<div class="scroll"><table class="targets"><caption class="sr-only">Targets</caption><thead><tr><th scope="col">Target</th><th scope="col">URL</th><th scope="col">Queued</th><th scope="col">Dead letters</th><th scope="col">Oldest due waiting</th><th scope="col">Success (15 min)</th><th scope="col">Latency mean / max</th></tr></thead><tbody>"#,
+        r#"<div class="scroll"><table class="targets stack"><caption class="sr-only">Targets</caption><thead><tr><th scope="col">Target</th><th scope="col">URL</th><th scope="col">Queued</th><th scope="col">Dead letters</th><th scope="col">Oldest due waiting</th><th scope="col">Success (15 min)</th><th scope="col">Latency mean / max</th></tr></thead><tbody>"#,
     );
     for name in names {
         let jobs = depths.get(&name).copied().unwrap_or_default();
@@ -79,7 +79,7 @@ async fn table(state: &AdminState) -> Result<String, ConsoleError> {
         };
         let _ = write!(
             out,
-            r#"<tr data-target="{n}"><th scope="row">{n}</th><td class="url">{url}</td><td>{q}</td><td>{d}</td><td>{w}</td><td>{s}</td><td>{l}</td></tr>"#,
+            r#"<tr data-target="{n}"><th scope="row">{n}</th><td class="url" data-label="URL">{url}</td><td data-label="Queued">{q}</td><td data-label="Dead letters">{d}</td><td data-label="Oldest due waiting">{w}</td><td data-label="Success (15 min)">{s}</td><td data-label="Latency mean / max">{l}</td></tr>"#,
             n = esc(&name),
             q = jobs.pending,
             d = jobs.dead,

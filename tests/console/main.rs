@@ -473,3 +473,70 @@ async fn screenshots_of_each_page() {
     b.find("#event-id").await;
     shot("event-phone.png").await;
 }
+
+#[actix_web::test]
+async fn an_open_admin_listener_hands_out_sessions_but_actions_still_need_the_csrf_token() {
+    let env = hookroute::config::MapEnvironment::default().with("IN_SECRET", IN_SECRET);
+    let router = ObservedRouter::start(
+        &routes("  sink:\n    url: http://127.0.0.1:9/hook", &["sink"]),
+        "",
+        env,
+    )
+    .await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = http
+        .get(format!("{}/ui/dlq", router.admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status().as_u16(), 200, "no log-in without a token");
+    let set = page.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+    let cookie = set.split(';').next().unwrap().to_string();
+    let html = page.text().await.unwrap();
+    let csrf = html
+        .split(r#"name="csrf" value=""#)
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_string();
+    let retry = format!("{}/ui/dlq/retry", router.admin);
+    let refused = http
+        .post(&retry)
+        .header("Cookie", &cookie)
+        .form_pairs(&[("ids", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 403);
+    let done = http
+        .post(&retry)
+        .header("Cookie", &cookie)
+        .form_pairs(&[("ids", ""), ("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status().as_u16(), 303);
+    // Another session's token does not do.
+    let other = http
+        .get(format!("{}/ui/dlq", router.admin))
+        .send()
+        .await
+        .unwrap();
+    let other_cookie = other.headers()["set-cookie"].to_str().unwrap();
+    let other_cookie = other_cookie.split(';').next().unwrap().to_string();
+    let crossed = http
+        .post(&retry)
+        .header("Cookie", &other_cookie)
+        .form_pairs(&[("ids", ""), ("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(crossed.status().as_u16(), 403);
+}

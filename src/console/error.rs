@@ -46,9 +46,6 @@ impl ResponseError for ConsoleError {
             esc(&message)
         );
         let title = status.canonical_reason().unwrap_or("Error");
-        HttpResponse::build(status)
-            .content_type("text/html; charset=utf-8")
-            .insert_header(("Cache-Control", "no-store"))
-            .body(html::page(title, Section::Events, None, "", &body))
+        super::session::html_response(status, html::page(title, Section::Events, None, "", &body))
     }
 }

@@ -38,6 +38,18 @@ pub fn url_part(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
+/// Headers on every console page: not cached, not framed, no script, style, form target or
+/// fetch but the console's own (a second wall behind the escaping), no MIME sniffing.
+pub const PAGE_HEADERS: [(&str, &str); 4] = [
+    ("Cache-Control", "no-store"),
+    (
+        "Content-Security-Policy",
+        "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    ),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+];
+
 pub const CSS: &str = include_str!("assets/console.css");
 pub const JS: &str = include_str!("assets/console.js");
 

@@ -305,11 +305,14 @@ pub fn redirect(to: &str) -> HttpResponse {
         .finish()
 }
 
+/// An HTML answer with the console's headers ([`html::PAGE_HEADERS`]).
 pub fn html_response(status: actix_web::http::StatusCode, body: String) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(body)
+    let mut res = HttpResponse::build(status);
+    res.content_type("text/html; charset=utf-8");
+    for h in html::PAGE_HEADERS {
+        res.insert_header(h);
+    }
+    res.body(body)
 }
 
 #[cfg(test)]

@@ -354,16 +354,19 @@ async fn actions_need_the_session_and_its_csrf_token_and_sender_values_are_escap
     );
 
     // The page's token works; everything the sender chose is escaped on the page.
-    let html = f
+    let page = f
         .http
         .get(f.ui(&format!("/ui/events/{seq}")))
         .header("Cookie", &cookie)
         .send()
         .await
-        .unwrap()
-        .text()
-        .await
         .unwrap();
+    let csp = page.headers()["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    let html = page.text().await.unwrap();
     assert!(!html.contains("<script>alert"), "{html}");
     assert!(!html.contains("<img src=x"), "{html}");
     assert!(!html.contains("<b>1</b>"), "{html}");

@@ -6,6 +6,8 @@
 //! one-event pages (about 2·log2(n) cheap reads), then walks windows of sequence numbers
 //! backwards, filtering in memory, until a page is full or [`SCAN_BUDGET`] events were read;
 //! the "older" link carries on from there. An event id is looked up directly on each endpoint.
+//! This assumes sequence numbers are nearly consecutive (sled hands them out one by one); a gap
+//! only costs windows that come back empty.
 //!
 //! [`EventReads::events_page`]: crate::store::EventReads::events_page
 

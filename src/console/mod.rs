@@ -15,6 +15,7 @@
 pub mod config_page;
 pub mod dlq;
 pub mod error;
+pub mod event_page;
 pub mod events;
 pub mod html;
 pub mod session;
@@ -53,12 +54,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/logout", web::post().to(session::logout))
             .route("/events", web::get().to(events::list))
             .route("/events/rows", web::get().to(events::rows))
-            .route("/events/{seq}", web::get().to(events::show))
+            .route("/events/{seq}", web::get().to(event_page::show))
             .route(
                 "/events/{seq}/deliveries",
-                web::get().to(events::deliveries),
+                web::get().to(event_page::deliveries),
             )
-            .route("/events/{seq}/replay", web::post().to(events::replay))
+            .route("/events/{seq}/replay", web::post().to(event_page::replay))
             .route("/dlq", web::get().to(dlq::list))
             .route("/dlq/retry", web::post().to(dlq::retry_many))
             .route("/dlq/{job_id}/retry", web::post().to(dlq::retry_one))

@@ -2,8 +2,9 @@
 //! binary serves a config with a token-protected admin listener on a loopback port, real
 //! downstreams answer from scripts, and the browser logs in, finds an event by id, replays it
 //! and watches the new attempt appear, retries dead letters (one, then all shown with the
-//! progress script), reads the targets, and sees a rejected reload's errors. The CSRF and
-//! escaping checks use plain HTTP. `screenshots_of_each_page` (ignored) regenerates
+//! progress script), reads the targets, and sees a rejected reload's errors. The CSRF,
+//! escaping and session checks (a reload that changes the admin token ends the sessions) use
+//! plain HTTP. `screenshots_of_each_page` (ignored) regenerates
 //! `docs/console/*.png`: `scripts/console-screenshots.sh`.
 
 #[path = "../common/mod.rs"]
@@ -19,6 +20,8 @@ use webdriver::{Browser, ENTER};
 
 const IN_SECRET: &str = "in-secret";
 const TOKEN: &str = "console-token-123";
+/// The token a reload switches to (`admin.token_env: OTHER_TOKEN`).
+const OTHER_TOKEN: &str = "console-token-456";
 
 /// The real binary with the admin listener (token from `ADMIN_TOKEN`) and two targets:
 /// `sink` (always 200) and `flaky` (400 for its first `failures` requests, then 200).
@@ -52,6 +55,7 @@ admin:
 targets:
   sink:
     url: {sink}/orders
+    forward_headers: [X-Note, User-Agent]
   flaky:
     url: {flaky}/billing
     retry: {{ max_attempts: 2, initial_delay: 50ms, max_delay: 100ms, max_age: 1h }}
@@ -79,8 +83,14 @@ endpoints:
         );
         let path = dir.path().join("routes.yaml");
         std::fs::write(&path, &yaml).unwrap();
-        let router =
-            RouterProcess::start(&path, &[("IN_SECRET", IN_SECRET), ("ADMIN_TOKEN", TOKEN)]);
+        let router = RouterProcess::start(
+            &path,
+            &[
+                ("IN_SECRET", IN_SECRET),
+                ("ADMIN_TOKEN", TOKEN),
+                ("OTHER_TOKEN", OTHER_TOKEN),
+            ],
+        );
         let admin = format!("http://{}", router.admin_addr().await);
         Self {
             _dir: dir,
@@ -288,7 +298,7 @@ async fn an_operator_logs_in_finds_replays_and_retries_in_a_real_browser() {
     assert!(b.text_of("#reload-state").await.contains("rejected"));
     let errors = b.text_of("ul.reload-errors").await;
     assert!(
-        errors.contains("targets.flaky.retries (line 14, column 5)"),
+        errors.contains("targets.flaky.retries (line 15, column 5)"),
         "{errors}"
     );
 }
@@ -410,6 +420,63 @@ async fn actions_need_the_session_and_its_csrf_token_and_sender_values_are_escap
         .to_str()
         .unwrap()
         .contains("Max-Age=0"));
+}
+
+#[actix_web::test]
+async fn a_reload_that_changes_the_admin_token_ends_the_console_sessions() {
+    let f = Fixture::start(0).await;
+    let cookie = f.login().await;
+    let events = f.ui("/ui/events");
+    let page = f
+        .http
+        .get(&events)
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+
+    let before = f.router.log_count("config reloaded");
+    write_by_rename(
+        &f.path,
+        &f.yaml
+            .replace("token_env: ADMIN_TOKEN", "token_env: OTHER_TOKEN"),
+    );
+    f.router
+        .wait_for_log("config reloaded", before + 1, Duration::from_secs(10))
+        .await;
+    let page = f
+        .http
+        .get(&events)
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status().as_u16(), 303, "the old session is gone");
+    assert!(page.headers()["location"]
+        .to_str()
+        .unwrap()
+        .starts_with("/ui/login"));
+    let old = f
+        .http
+        .post(f.ui("/ui/login"))
+        .form_pairs(&[("token", TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        old.status().as_u16(),
+        401,
+        "the old token no longer logs in"
+    );
+    let new = f
+        .http
+        .post(f.ui("/ui/login"))
+        .form_pairs(&[("token", OTHER_TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(new.status().as_u16(), 303);
 }
 
 /// Regenerates `docs/console/*.png` (run `scripts/console-screenshots.sh`).

@@ -432,6 +432,7 @@ mod tests {
                     headers: vec![],
                     body: b"{}",
                     targets: &[],
+                    ordering_keys: &[],
                 })
                 .await
                 .unwrap();

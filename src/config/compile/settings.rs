@@ -291,3 +291,87 @@ fn parse_addr(s: &str, path: &str, sink: &mut ErrorSink) -> Option<SocketAddr> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{load_str, MapEnvironment, StorageBackend};
+    use std::path::Path;
+    use std::time::Duration;
+
+    const REST: &str = "targets:\n  t: { url: \"http://127.0.0.1:9/x\" }\nendpoints:\n  - path: /in\n    verify: { provider: github, secrets: [{ env: S }] }\n    rules: [{ forward: t }]\n";
+
+    fn load(storage: &str, env: MapEnvironment) -> Result<crate::config::Config, Vec<String>> {
+        let text = format!("storage:\n{storage}{REST}");
+        load_str(&text, Path::new("."), &env.with("S", "secret")).map_err(|errs| {
+            errs.iter()
+                .map(|e| format!("{}: {}", e.path, e.message))
+                .collect()
+        })
+    }
+
+    #[test]
+    fn a_postgres_backend_reads_its_url_like_a_secret_with_defaults_for_the_rest() {
+        let env = MapEnvironment::default().with("DB", "postgres://u:p@db:5432/hooks");
+        let cfg = load("  backend: postgres\n  url: { env: DB }\n", env).unwrap();
+        let StorageBackend::Postgres(pg) = &cfg.storage.backend else {
+            panic!("expected postgres");
+        };
+        assert_eq!(pg.url, "postgres://u:p@db:5432/hooks");
+        assert_eq!(
+            (pg.pool_size, pg.statement_timeout),
+            (10, Duration::from_secs(10))
+        );
+        assert!(
+            !format!("{pg:?}").contains("u:p@"),
+            "the URL is redacted in Debug"
+        );
+        assert!(!cfg.storage.backend.describe().contains("u:p@"));
+        let sled = load("  dedup_ttl: 1h\n", MapEnvironment::default()).unwrap();
+        assert_eq!(
+            sled.storage.backend,
+            StorageBackend::Sled,
+            "sled stays the default"
+        );
+    }
+
+    #[test]
+    fn postgres_settings_errors_name_their_key() {
+        let env = MapEnvironment::default().with("DB", "mysql://nope");
+        let errors = load(
+            "  backend: postgres\n  url: { env: DB }\n  pool_size: 0\n  statement_timeout: 0s\n  cache_size: 1MiB\n",
+            env,
+        )
+        .unwrap_err();
+        let joined = errors.join("\n");
+        for key in [
+            "storage.url:",
+            "storage.pool_size:",
+            "storage.statement_timeout:",
+            "storage.cache_size:",
+        ] {
+            assert!(joined.contains(key), "{key} missing from {joined}");
+        }
+        assert!(!joined.contains("mysql://nope"), "the URL is never echoed");
+        let missing = load("  backend: postgres\n", MapEnvironment::default()).unwrap_err();
+        assert!(
+            missing[0].starts_with("storage.url: required"),
+            "{missing:?}"
+        );
+        let unset = load(
+            "  backend: postgres\n  url: { env: NOPE }\n",
+            MapEnvironment::default(),
+        )
+        .unwrap_err();
+        assert!(unset[0].contains("NOPE is not set"), "{unset:?}");
+        let unknown = load("  backend: mongo\n", MapEnvironment::default()).unwrap_err();
+        assert!(
+            unknown[0].contains("expected `sled` or `postgres`"),
+            "{unknown:?}"
+        );
+        let stray = load("  pool_size: 4\n", MapEnvironment::default()).unwrap_err();
+        assert!(
+            stray[0].starts_with("storage.pool_size: only applies"),
+            "{stray:?}"
+        );
+    }
+}

@@ -215,7 +215,15 @@ impl PgStore {
             })
             .join()
             .unwrap_or_else(|p| std::panic::resume_unwind(p))
-        })?;
+        });
+        let pool = match pool {
+            Ok(pool) => pool,
+            Err(e) => {
+                // Dropping a runtime inside another one's async context panics.
+                runtime.shutdown_background();
+                return Err(e);
+            }
+        };
         let shared = Arc::new(Shared {
             pool,
             owner: format!("{}-{:016x}", std::process::id(), rand::random::<u64>()),

@@ -11,7 +11,10 @@
 #
 # Usage: bench/drain.sh
 #   BENCH_BACKLOG=100000
-#   BENCH_HOOKROUTE=path   another hookroute binary (A/B of a change; the store format must match)
+#   BENCH_HOOKROUTE=path   another hookroute binary (A/B of a change; it must read the store
+#                          bench_fill writes, or migrate it at open)
+#   BENCH_FILL=path        the bench_fill built with that binary's store (A/B across layouts)
+#   BENCH_NO_BUILD=1       use the release binaries already built
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +24,8 @@ load_core=${BENCH_LOAD_CORE:-1}
 port=18180 admin_port=18191 sink_port=18190
 hookroute=${BENCH_HOOKROUTE:-target/release/hookroute}
 command -v taskset >/dev/null || { apt-get update -qq && apt-get install -y -qq util-linux; }
-cargo build --release --locked --quiet --bin hookroute --example bench_sink --example bench_fill
+[[ ${BENCH_NO_BUILD:-0} == 1 ]] ||
+  cargo build --release --locked --quiet --bin hookroute --example bench_sink --example bench_fill
 
 work=$(mktemp -d)
 pids=()
@@ -43,7 +47,7 @@ YAML
   mv "$work/routes.yaml.tmp" "$work/routes.yaml"
 }
 
-target/release/examples/bench_fill "$work/data" "$n" >/dev/null
+${BENCH_FILL:-target/release/examples/bench_fill} "$work/data" "$n" >/dev/null
 write_config 10s
 taskset -c "$load_core" target/release/examples/bench_sink "127.0.0.1:$sink_port" & pids+=($!)
 for _ in $(seq 200); do curl -s -o /dev/null "http://127.0.0.1:$sink_port/count" && break; sleep 0.05; done

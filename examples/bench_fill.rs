@@ -31,6 +31,7 @@ fn main() {
                 headers: vec![("content-type".into(), b"application/json".to_vec())],
                 body: body.as_bytes(),
                 targets: &targets,
+                ordering_keys: &[],
             })
             .expect("accept");
     }

@@ -51,7 +51,8 @@ pub enum StartError {
 impl Application {
     /// Must be called inside an actix/tokio runtime.
     pub fn build(config_path: &Path, env: Arc<dyn Environment>) -> Result<Self, StartError> {
-        let config = config::load(config_path, env.as_ref())?;
+        // The config's fixtures must pass, as on every reload (exit 64 otherwise).
+        let config = crate::fixtures::gate::load(config_path, env.as_ref())?;
         for w in &config.warnings {
             tracing::warn!("config: {w}");
         }
@@ -70,7 +71,8 @@ impl Application {
         let server =
             ingress::server(listener, ingress, workers).context("starting the HTTP server")?;
         // Bound before any background task starts, so a busy admin port leaves nothing running.
-        let admin = start_admin(&config, &store, &metrics)?;
+        let controls = Arc::new(crate::delivery::controls::TargetControls::new());
+        let admin = start_admin(&config, &store, &metrics, &controls)?;
         let background = CancellationToken::new();
         spawn_dedup_pruner(store.retention.clone(), background.clone());
         spawn_retention(
@@ -83,6 +85,7 @@ impl Application {
             store.queue.clone(),
             config.clone(),
             metrics.clone(),
+            controls,
             background.child_token(),
             delivery::SHUTDOWN_GRACE,
         )
@@ -184,6 +187,7 @@ fn start_admin(
     config: &Arc<ArcSwap<Config>>,
     store: &Stores,
     metrics: &Arc<Metrics>,
+    controls: &Arc<crate::delivery::controls::TargetControls>,
 ) -> anyhow::Result<Option<(Server, SocketAddr, Arc<crate::admin::AdminState>)>> {
     let settings = config.load().admin.clone();
     let Some(listen) = settings.listen else {
@@ -195,9 +199,9 @@ fn start_admin(
     let state = Arc::new(crate::admin::AdminState {
         config: config.clone(),
         store: store.clone(),
-        token: settings.token,
         reload: Default::default(),
         metrics: metrics.clone(),
+        controls: controls.clone(),
     });
     let server = crate::admin::server(listener, state.clone()).context("starting the admin API")?;
     Ok(Some((server, addr, state)))

@@ -100,10 +100,7 @@ pub fn summary(config: &Config) -> String {
                 t.name.to_string(),
                 t.url.to_string(),
                 format!("timeout {}", humantime::format_duration(t.timeout)),
-                format!(
-                    "{} attempts, concurrency {}",
-                    t.retry.max_attempts, t.concurrency
-                ),
+                crate::delivery::controls::policy_summary(t),
             ]
         })
         .collect();
@@ -117,7 +114,7 @@ pub fn summary(config: &Config) -> String {
     out
 }
 
-fn table<const N: usize>(out: &mut String, head: [&str; N], rows: &[[String; N]]) {
+pub(crate) fn table<const N: usize>(out: &mut String, head: [&str; N], rows: &[[String; N]]) {
     let mut widths = head.map(str::len);
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {

@@ -1,10 +1,10 @@
 //! Command-line interface: what the user types, and `run`, which turns it into an exit code.
-//! `serve` and `check` work on the config; `events`, `dlq` and `replay` talk to a running
+//! `serve` and `check` work on the config; `events`, `dlq`, `targets` and `replay` talk to a running
 //! router's admin API (never to the store, which only one process may open).
 
 use crate::app::{Application, StartError};
 use crate::config::env::LayeredEnvironment;
-use crate::config::{self, Environment, ProcessEnvironment};
+use crate::config::{Environment, ProcessEnvironment};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -73,6 +73,13 @@ pub enum Command {
         #[command(subcommand)]
         command: DlqCommand,
     },
+    /// Targets' delivery state, and pausing and resuming them, through the admin API.
+    Targets {
+        #[command(flatten)]
+        admin: AdminArgs,
+        #[command(subcommand)]
+        command: TargetsCommand,
+    },
     /// Deliver an event again to its current matching targets (or to one named target).
     Replay {
         #[command(flatten)]
@@ -89,6 +96,20 @@ pub enum Command {
     Send(crate::tools::args::SendArgs),
     /// Say what the router would answer to a sample request, and why (offline).
     Explain(crate::tools::args::ExplainArgs),
+    /// Run the config's fixtures (`tests:`) offline: what the router would do with each
+    /// recorded request, against what it must do.
+    Test(crate::tools::run_fixtures::TestArgs),
+    /// List the built-in provider presets, or print one written out as YAML.
+    Presets {
+        #[command(subcommand)]
+        command: Option<PresetsCommand>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PresetsCommand {
+    /// Print a preset as an endpoint in routes.yaml YAML: scheme, event id and type, handshake.
+    Show { name: String },
 }
 
 /// How to reach the admin API.
@@ -120,6 +141,14 @@ pub enum EventsCommand {
     },
     /// One event with its deliveries and attempts: by sequence number or `endpoint/event_id`.
     Show { id: String },
+    /// Write an event as a fixture for `tests:` (YAML on stdout), with the router's answer to
+    /// it now; no secret in it.
+    Export {
+        id: String,
+        /// As a fixture (the only format).
+        #[arg(long, required = true)]
+        fixture: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -140,6 +169,16 @@ pub enum DlqCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum TargetsCommand {
+    /// Each target: paused or not, breaker, queue depth, in flight, limit, rate, oldest due.
+    List,
+    /// Stop delivering to a target (events are still accepted and kept); survives a restart.
+    Pause { name: String },
+    /// Deliver to a paused target again, its kept events first.
+    Resume { name: String },
+}
+
 pub fn run(cli: Cli) -> ExitCode {
     init_logging(cli.log_format);
     let env: Arc<dyn Environment> = match &cli.env_file {
@@ -158,6 +197,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Migrate { config } => migrate(config, env),
         Command::Events { admin, command } => admin_command(admin, AdminCall::Events(command)),
         Command::Dlq { admin, command } => admin_command(admin, AdminCall::Dlq(command)),
+        Command::Targets { admin, command } => admin_command(admin, AdminCall::Targets(command)),
         Command::Replay {
             admin,
             event_seq,
@@ -166,6 +206,11 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Sign(args) => tool(crate::tools::sign::run(&args, env.as_ref())),
         Command::Send(args) => tool(crate::tools::send::run(&args, env.as_ref())),
         Command::Explain(args) => tool(crate::tools::explain::run(&args, env.as_ref())),
+        Command::Test(args) => tool(crate::tools::run_fixtures::run(&args, env.as_ref())),
+        Command::Presets { command: None } => tool(crate::tools::presets::list()),
+        Command::Presets {
+            command: Some(PresetsCommand::Show { name }),
+        } => tool(crate::tools::presets::show(&name)),
     }
 }
 
@@ -191,7 +236,7 @@ fn tool(result: Result<crate::tools::CommandOutput, crate::tools::ToolError>) ->
 }
 
 fn check(path: PathBuf, env: Arc<dyn Environment>) -> ExitCode {
-    match config::load(&path, env.as_ref()) {
+    match crate::fixtures::gate::load(&path, env.as_ref()) {
         Ok(cfg) => {
             println!("{}: OK", path.display());
             print!("{}", crate::check::summary(&cfg));
@@ -234,14 +279,14 @@ fn serve(path: PathBuf, env: Arc<dyn Environment>) -> ExitCode {
 /// `hookroute migrate`: 0 once the schema is up to date, 64 on a bad config, 69 when the
 /// database cannot be reached or a migration fails.
 fn migrate(path: PathBuf, env: Arc<dyn Environment>) -> ExitCode {
-    let cfg = match config::load(&path, env.as_ref()) {
+    let cfg = match crate::config::load(&path, env.as_ref()) {
         Ok(cfg) => cfg,
         Err(errors) => {
             eprint!("{errors}");
             return ExitCode::from(EXIT_BAD_CONFIG);
         }
     };
-    let config::StorageBackend::Postgres(pg) = &cfg.storage.backend else {
+    let crate::config::StorageBackend::Postgres(pg) = &cfg.storage.backend else {
         println!("storage.backend is sled: its store needs no migrations");
         return ExitCode::SUCCESS;
     };
@@ -270,6 +315,7 @@ fn migrate(path: PathBuf, env: Arc<dyn Environment>) -> ExitCode {
 enum AdminCall {
     Events(EventsCommand),
     Dlq(DlqCommand),
+    Targets(TargetsCommand),
     Replay {
         event_seq: u64,
         target: Option<String>,
@@ -359,6 +405,11 @@ async fn call_admin(
                 Ok(render::event(&from_value::<views::EventView>(v)?))
             })
         }
+        AdminCall::Events(EventsCommand::Export { id, .. }) => {
+            (client.get(&format!("/fixture/{id}")).await?, |v| {
+                Ok(from_value::<crate::admin::export::FixtureExportView>(v)?.fixture)
+            })
+        }
         AdminCall::Dlq(DlqCommand::List { after, limit }) => (
             client
                 .get(&format!("/dlq{}", page_query(after, limit)))
@@ -375,6 +426,21 @@ async fn call_admin(
                 Ok(render::retried_all(&from_value::<views::RetryAllView>(v)?))
             })
         }
+        AdminCall::Targets(TargetsCommand::List) => (client.get("/targets").await?, |v| {
+            Ok(crate::admin::targets::render_list(&from_value::<Vec<_>>(
+                v,
+            )?))
+        }),
+        AdminCall::Targets(TargetsCommand::Pause { name }) => (
+            client.post(&format!("/targets/{name}/pause"), None).await?,
+            |v| Ok(crate::admin::targets::render_switched(&from_value(v)?)),
+        ),
+        AdminCall::Targets(TargetsCommand::Resume { name }) => (
+            client
+                .post(&format!("/targets/{name}/resume"), None)
+                .await?,
+            |v| Ok(crate::admin::targets::render_switched(&from_value(v)?)),
+        ),
         AdminCall::Replay { event_seq, target } => {
             let body = serde_json::json!({ "target": target });
             (
@@ -392,18 +458,36 @@ async fn call_admin(
 }
 
 fn init_logging(format: LogFormat) {
-    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::filter::filter_fn;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{EnvFilter, Layer};
     // HOOKROUTE_LOG, else the conventional RUST_LOG, else info.
     let filter = EnvFilter::try_from_env("HOOKROUTE_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| EnvFilter::new("info"));
     // Colours only for a person at a terminal: never in a file, a pipe or a log collector.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let layer = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
+    let layer = match format {
+        LogFormat::Text => layer.boxed(),
+        LogFormat::Json => layer.json().boxed(),
     };
+    let _ = tracing_subscriber::registry()
+        .with(
+            layer
+                .with_filter(filter)
+                .with_filter(filter_fn(|meta| !is_file_watcher_noise(meta))),
+        )
+        .try_init();
+}
+
+/// The file watcher crates (`notify`, `notify_debouncer_full`) log every file event of the
+/// config's directory at debug and trace, whatever file it is about: with stderr written to a
+/// file in that directory, each line would be an event that logs another line, forever. Their
+/// logs are kept at info and above whatever the filter says; hookroute's watcher logs the
+/// events that concern the config itself.
+fn is_file_watcher_noise(meta: &tracing::Metadata<'_>) -> bool {
+    meta.target().starts_with("notify") && *meta.level() > tracing::Level::INFO
 }

@@ -1,12 +1,13 @@
 //! An inbound endpoint, compiled: its path, signature scheme and secrets, where the event id
 //! and type come from, the public URL the provider sends to, its rules, and how it answers what
-//! it refuses.
+//! it refuses, how long an event id or type may be, and which headers are stored.
 
 use crate::config::raw::UnmatchedPolicy;
 use crate::handshake::Handshake;
 use crate::rules::Rule;
 use crate::signature::{Scheme, SecretKey};
 use crate::source::ValueSource;
+use crate::stored_headers::StoredHeaders;
 use std::sync::Arc;
 
 #[derive(Debug)]
@@ -32,4 +33,10 @@ pub struct Endpoint {
     pub needs_form: bool,
     /// The URL as registered with the provider (`public_url`), for schemes that sign it.
     pub public_url: Option<String>,
+    /// The ordering key source of each target its rules forward to that orders by key.
+    pub ordering: Vec<(Arc<str>, ValueSource)>,
+    /// Longest event id and event type accepted, in bytes (`event.max_length`).
+    pub max_event_field_length: usize,
+    /// The inbound headers stored with an event.
+    pub stored_headers: StoredHeaders,
 }

@@ -68,6 +68,13 @@ impl JsonPath {
     }
 }
 
+/// Two paths are equal when they were compiled from the same text.
+impl PartialEq for JsonPath {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
+}
+
 impl fmt::Debug for JsonPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "JsonPath({})", self.source)

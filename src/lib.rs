@@ -6,7 +6,8 @@
 //! The pipeline, stage by stage: [`ingress`] (HTTP, body limit) -> [`signature`] (verify) ->
 //! [`source`] / [`jsonpath`] (extract) -> [`rules`] (route) -> [`store`] (dedup and persist,
 //! group commit) -> answer. [`config`] turns the YAML into the compiled types these stages use.
-//! [`tools`] holds the test-loop commands (`sign`, `send`, `explain`) built on those stages.
+//! [`tools`] holds the test-loop commands (`sign`, `send`, `explain`) built on those stages;
+//! [`fixtures`] the recorded requests that test a config (`hookroute test`, the reload gate).
 
 pub mod admin;
 pub mod app;
@@ -15,6 +16,7 @@ pub mod cli;
 pub mod config;
 pub mod delivery;
 pub mod endpoint;
+pub mod fixtures;
 pub mod handshake;
 pub mod ingress;
 pub mod jsonpath;
@@ -24,5 +26,6 @@ pub mod rules;
 pub mod signature;
 pub mod source;
 pub mod store;
+pub mod stored_headers;
 pub mod target;
 pub mod tools;

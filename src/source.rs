@@ -7,7 +7,7 @@ use actix_web::http::header::HeaderMap;
 use serde_json::Value;
 use std::fmt;
 
-#[derive(Clone)]
+#[derive(Clone, PartialEq)]
 pub enum ValueSource {
     Json(JsonPath),
     /// Lower-cased header name.

@@ -1,11 +1,12 @@
 //! A downstream target, compiled: where events are POSTed and the delivery policy (timeout,
-//! headers, concurrency, retries). Built at config load; the dispatcher only reads it.
+//! headers, concurrency, retries, rate limit, circuit breaker, ordering key). Built at config load; the dispatcher only reads it.
 
 use crate::signature::{Scheme, SecretKey};
 use std::sync::Arc;
 use std::time::Duration;
 
-#[derive(Debug, Clone)]
+/// Equality compares what the file declares (after env substitution), for the reload diff.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Target {
     pub name: Arc<str>,
     pub url: reqwest::Url,
@@ -18,11 +19,32 @@ pub struct Target {
     pub retry: RetryPolicy,
     /// Present when outbound signing is on.
     pub signing: Option<OutboundSigner>,
+    pub rate_limit: Option<RateLimit>,
+    pub breaker: Option<BreakerPolicy>,
+    /// Where each event's ordering key comes from, when the target orders by key.
+    pub ordering_key: Option<crate::source::ValueSource>,
 }
+
+/// A token bucket: `per_second` attempts start per second on average, `burst` at once at most.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    pub per_second: f64,
+    pub burst: u32,
+}
+
+/// After `failures` consecutive failed attempts, send nothing for `cool_down`, then one probe.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BreakerPolicy {
+    pub failures: u32,
+    pub cool_down: Duration,
+}
+
+/// The breaker's cool-down when the config names none.
+pub const DEFAULT_COOL_DOWN: Duration = Duration::from_secs(30);
 
 /// Signs outbound requests as a Standard Webhooks sender would, with the same compiled
 /// `standard-webhooks` preset that verifies inbound ones.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct OutboundSigner {
     pub scheme: Arc<Scheme>,
     pub key: SecretKey,

@@ -51,6 +51,21 @@ fn sample_body(preset: &str, id: &str, event_type: &str) -> Vec<u8> {
                 "additionalData": {}
             }}]
         })),
+        // Batches whose first event stands for the post.
+        "gocardless" => Some(json!({
+            "events": [{ "id": "EV1", "resource_type": event_type, "action": "created" }],
+            "meta": { "webhook_id": id }
+        })),
+        "hubspot" => Some(json!([{ "eventId": id, "subscriptionType": event_type }])),
+        "line" => Some(json!({
+            "destination": "U1",
+            "events": [{ "type": event_type, "webhookEventId": id }]
+        })),
+        "pusher" => Some(json!({
+            "time_ms": 1,
+            "events": [{ "name": event_type, "channel": "c" }],
+            FALLBACK_ID_PATH: id
+        })),
         _ => None,
     };
     if let Some(body) = shaped {

@@ -324,6 +324,7 @@ async fn accept_direct(store: &Stores, id: &str, body: &[u8], targets: &[&str]) 
             headers: vec![("content-type".into(), b"application/json".to_vec())],
             body,
             targets: &targets,
+            ordering_keys: &[],
         })
         .await
         .unwrap();

@@ -468,7 +468,7 @@ endpoints:
     };
     assert_eq!(
         find("unknown handshake"),
-        "endpoints[0].handshake (line 7, column 5): unknown handshake \"metaa\", expected one of: discord, meta, slack, zoom"
+        "endpoints[0].handshake (line 7, column 5): unknown handshake \"metaa\", expected one of: discord, line, meta, slack, zoom"
     );
     assert!(
         find("endpoints[1].handshake").contains("add `verify_token_env: VAR_NAME`"),

@@ -3,6 +3,8 @@
 //! delivery to a target that signs its requests and sends a configured `Authorization` header, a
 //! dead letter, a good and a bad reload), then grep everything it wrote for the secrets, the
 //! signature header values and the body's marker. None may appear; the events themselves must.
+//! Then one endpoint per built-in preset, each sent hostile markers in every header its scheme
+//! reads, and an extension method: no marker may appear either.
 
 mod common;
 
@@ -274,4 +276,114 @@ fn text_logs_to_a_pipe_have_no_colour_codes() {
         coloured.is_empty(),
         "ANSI escapes in piped logs: {coloured:?}"
     );
+}
+
+/// A marker that is every preset's hostile header value: a kv list whose fields (`t`, `ts`,
+/// `v1`) and whole text are the sender's, as `Stripe-Signature: t=ANYTEXT,v1=00` was.
+fn hostile(preset: usize, header: usize) -> (String, String) {
+    let marker = format!("HOSTILE{preset}x{header}Q");
+    let value = format!("t={marker},ts={marker},v1={marker},{marker}");
+    (marker, value)
+}
+
+/// Regression: a malformed timestamp was logged with up to 32 characters of its text (`timestamp
+/// "ANYTEXT" is not an integer`) at the default level. One endpoint per built-in preset; each is
+/// sent attacker text in every header its scheme reads; the real binary logs at trace, and no
+/// marker may appear.
+#[actix_web::test]
+async fn hostile_text_in_every_header_a_scheme_reads_never_reaches_the_logs() {
+    use hookroute::signature::{preset, preset_names, scheme_from_value};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("routes.yaml");
+    let mut text = format!(
+        "server: {{ listen: 127.0.0.1:0, workers: 1 }}\nstorage: {{ data_dir: {} }}\n\
+         admin: {{ listen: 'off' }}\ntargets:\n  sink: {{ url: \"http://127.0.0.1:9/hook\" }}\n\
+         endpoints:\n",
+        dir.path().join("data").display()
+    );
+    let mut env = hookroute::config::MapEnvironment::default();
+    let mut secrets = Vec::new();
+    for (i, name) in preset_names().into_iter().enumerate() {
+        let scheme = scheme_from_value(preset(name).unwrap().scheme.clone()).unwrap();
+        let secret = scheme
+            .verifying_secret_text(&scheme.generate_signing_secret().unwrap())
+            .unwrap();
+        env = env.with(&format!("SECRET_{i}"), &secret);
+        secrets.push((format!("SECRET_{i}"), secret));
+        text += &format!(
+            "  - path: /p/{name}\n    name: {name}\n    verify: {{ provider: {name}, secrets: [{{ env: SECRET_{i} }}] }}\n    \
+             event: {{ id: \"json:$.id\" }}\n    rules: [{{ forward: [sink] }}]\n"
+        );
+    }
+    std::fs::write(&path, &text).unwrap();
+    let config = hookroute::config::load(&path, &env).expect("every preset loads");
+
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hookroute"));
+    cmd.args(["serve", "--config"])
+        .arg(&path)
+        .args(["--log-format", "json"])
+        .env_remove("HOOKROUTE_LOG")
+        .env("RUST_LOG", "trace")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in &secrets {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("binary starts");
+    let output = Output::default();
+    output.collect(child.stdout.take().unwrap());
+    output.collect(child.stderr.take().unwrap());
+    let addr = after(
+        &output.wait_for("hookroute listening on http://").await,
+        "http://",
+    );
+    let client = reqwest::Client::new();
+    let mut markers = Vec::new();
+    let mut sent = 0;
+    for (i, endpoint) in config.endpoints.iter().enumerate() {
+        let headers: Vec<(String, String)> = endpoint
+            .scheme
+            .headers_read()
+            .into_iter()
+            .enumerate()
+            .map(|(j, name)| {
+                let (marker, value) = hostile(i, j);
+                markers.push((format!("{} on {}", name, endpoint.path), marker));
+                (name, value)
+            })
+            .collect();
+        if headers.is_empty() {
+            continue; // the scheme reads only the body (Mailgun, Adyen)
+        }
+        let url = format!("http://{addr}{}", endpoint.path);
+        let (status, answer) = post(&client, &url, br#"{"id":"evt_hostile"}"#, &headers).await;
+        assert!(
+            (400..500).contains(&status),
+            "{}: {status} {answer}",
+            endpoint.path
+        );
+        sent += 1;
+    }
+    assert!(sent >= 10, "most presets read headers: {sent}");
+    // An extension method is the sender's text too.
+    let method = reqwest::Method::from_bytes(b"HOSTILEMETHODQ").unwrap();
+    let url = format!("http://{addr}{}", config.endpoints[0].path);
+    let answer = client.request(method, &url).send().await.unwrap();
+    assert_eq!(answer.status().as_u16(), 405);
+    markers.push(("the request method".into(), "HOSTILEMETHODQ".into()));
+    // Each refusal is logged (at warn, or debug for a handshake); wait for the last one.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let log = output.text();
+    assert!(log.contains("signature rejected"), "{log}");
+    for (what, marker) in markers {
+        let lines: Vec<&str> = log.lines().filter(|l| l.contains(&marker)).collect();
+        assert!(
+            lines.is_empty(),
+            "text sent in {what} appears in the logs:\n{}",
+            lines.join("\n")
+        );
+    }
 }

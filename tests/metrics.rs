@@ -488,6 +488,7 @@ fn fill_backlog(dir: &std::path::Path, n: usize) {
                 headers: vec![],
                 body: br#"{"id":"backlog"}"#,
                 targets: &targets,
+                ordering_keys: &[],
             })
             .unwrap();
     }

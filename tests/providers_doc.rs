@@ -1,5 +1,5 @@
 //! docs/providers.md cannot fall behind the presets: every preset has a `## NAME` section, every
-//! section is a preset (or one being added on another branch), and every YAML snippet loads
+//! section is a preset, and every YAML snippet loads
 //! with the real config loader.
 
 use hookroute::config::{self, MapEnvironment};

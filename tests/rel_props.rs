@@ -305,6 +305,7 @@ fn run_queue_model(ops: &[Op]) -> Result<(), TestCaseError> {
                         headers: vec![],
                         body: body.as_bytes(),
                         targets: &targets[..n],
+                        ordering_keys: &[],
                     }))
                     .map_err(|e| TestCaseError::fail(e.to_string()))?;
                 // Acknowledged now.

@@ -84,3 +84,73 @@ proptest! {
         rt.block_on(conformance::queue_state_machine(&|ttl| stores.fresh(ttl), &ops));
     }
 }
+
+/// Opens the sled store in `dir`, waiting while a previous handle still releases it.
+fn reopen(dir: &std::path::Path) -> Stores {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match SledStore::open(dir, Duration::from_secs(3600)) {
+            Ok(store) => return Stores::of(Arc::new(store)),
+            Err(e) if std::time::Instant::now() < deadline => {
+                let _ = e;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => panic!("reopen: {e}"),
+        }
+    }
+}
+
+/// What the suite cannot see on a fresh store: a pause and the ordering keys are on disk, and
+/// the due index rebuilt at open holds a key's later job back behind its earliest one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sled_keeps_pauses_and_ordering_keys_across_a_reopen() {
+    use hookroute::store::{ClaimRequest, NewEvent};
+    let dir = tempfile::tempdir().unwrap();
+    let targets: Vec<Arc<str>> = vec![Arc::from("t")];
+    {
+        let store = reopen(dir.path());
+        for id in ["first", "second"] {
+            store
+                .ingest
+                .accept_durable(NewEvent {
+                    endpoint: "in",
+                    event_id: id,
+                    event_type: None,
+                    received_at_ms: 1_000,
+                    headers: vec![],
+                    body: b"{}",
+                    targets: &targets,
+                    ordering_keys: &[Some("k".to_string())],
+                })
+                .await
+                .unwrap();
+        }
+        store.queue.set_paused("t", true).await.unwrap();
+    }
+    let store = reopen(dir.path());
+    assert_eq!(store.queue.paused().await.unwrap(), ["t"]);
+    let claimed = store
+        .queue
+        .claim_due(ClaimRequest {
+            now_ms: 2_000,
+            lease: Duration::from_secs(60),
+            free: [(Arc::from("t"), 8)].into_iter().collect(),
+            limit: 100,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        claimed.jobs.len(),
+        1,
+        "the key's second job waits: {claimed:?}"
+    );
+    let event = store
+        .queue
+        .load_event(claimed.jobs[0].job.event_seq)
+        .await
+        .unwrap()
+        .unwrap()
+        .0;
+    assert_eq!(event.event_id, "first");
+    assert_eq!(claimed.jobs[0].job.ordering_key.as_deref(), Some("k"));
+}

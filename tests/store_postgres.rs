@@ -98,6 +98,7 @@ fn new_event<'a>(id: &'a str, at: u64, targets: &'a [Arc<str>]) -> NewEvent<'a> 
         headers: vec![("content-type".into(), b"application/json".to_vec())],
         body: b"{}",
         targets,
+        ordering_keys: &[],
     }
 }
 

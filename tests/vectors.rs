@@ -2,6 +2,11 @@
 //! presets: every vector maps to a preset and must give its `expected_valid` result at its clock
 //! and tolerance, and every provider in the file must actually be checked. None is skipped.
 //!
+//! The project's own file, `tests/vectors/providers_sdk.json`, holds vectors made by providers'
+//! official SDKs (`scripts/vectors/generate.mjs`; each vector names its SDK and version): each
+//! names its preset and is checked the same way. Together the two files must give every preset a
+//! valid and an invalid vector, except the few older presets listed in `PRESETS_WITHOUT_VECTORS`.
+//!
 //! Two conventions of the file are honoured as its notes say: `now: null` means "no freshness
 //! check" (verified at the signed time), and an Adyen vector's body is ONE notification item, so
 //! it is verified with the preset's `for_each` removed (an override a user could write too) and
@@ -17,6 +22,28 @@ const VECTORS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../shared/providers/vectors.json"
 );
+
+/// Vectors produced by providers' official SDKs (see `scripts/vectors/README.md`).
+const SDK_VECTORS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/vectors/providers_sdk.json"
+);
+
+/// Presets older than this check that the two files do not yet give both a valid and an invalid
+/// vector (some have only valid published vectors). This list may only shrink: a preset added
+/// since comes with vectors from its provider's SDK or published example.
+const PRESETS_WITHOUT_VECTORS: [&str; 10] = [
+    "aghanim",
+    "bitbucket",
+    "github-sha1",
+    "gitlab",
+    "hookroute-seed",
+    "intercom",
+    "lemonsqueezy",
+    "meta",
+    "standard-webhooks-ed25519",
+    "typeform",
+];
 
 /// Providers whose vectors must all be checked (none may be skipped).
 const COVERED_PROVIDERS: [&str; 12] = [
@@ -38,6 +65,10 @@ const COVERED_PROVIDERS: [&str; 12] = [
 struct Vector {
     id: String,
     provider: String,
+    /// The preset to verify with (the SDK file names it; the shared file is mapped by `preset_for`).
+    #[serde(default)]
+    preset: Option<String>,
+    #[serde(default)]
     scheme: String,
     secret: String,
     headers: Option<serde_json::Map<String, serde_json::Value>>,
@@ -50,7 +81,10 @@ struct Vector {
 }
 
 /// The preset that verifies this vector.
-fn preset_for(vector: &Vector) -> &'static str {
+fn preset_for(vector: &Vector) -> &str {
+    if let Some(preset) = &vector.preset {
+        return preset;
+    }
     match vector.provider.as_str() {
         _ if vector.scheme.starts_with("standard-webhooks-v1a-ed25519") => {
             "standard-webhooks-ed25519"
@@ -201,6 +235,97 @@ fn every_published_vector_gives_its_expected_result() {
             "not every {provider} vector was checked"
         );
     }
+}
+
+fn load(path: &str) -> Vec<Vector> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[test]
+fn every_sdk_vector_gives_its_expected_result_through_its_preset() {
+    let vectors = load(SDK_VECTORS);
+    let mut failures = Vec::new();
+    for vector in &vectors {
+        let preset_name = vector
+            .preset
+            .as_deref()
+            .unwrap_or_else(|| panic!("{}: an SDK vector names its preset", vector.id));
+        assert!(
+            preset(preset_name).is_some(),
+            "{}: no preset {preset_name}",
+            vector.id
+        );
+        for (label, result) in run(vector, preset_name) {
+            match result {
+                Ok(valid) if valid == vector.expected_valid => {}
+                Ok(valid) => failures.push(format!(
+                    "{} ({label}): expected valid={}, got valid={valid}",
+                    vector.id, vector.expected_valid
+                )),
+                Err(problem) => failures.push(format!("{} ({label}): {problem}", vector.id)),
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "SDK vectors with the wrong result:\n{}",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn every_sdk_vector_names_the_sdk_and_script_that_made_it() {
+    let text = std::fs::read_to_string(SDK_VECTORS).unwrap();
+    let raw: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    for vector in &raw {
+        let id = vector["id"].as_str().unwrap_or("?");
+        let sdk = vector["source"]["sdk"].as_str().unwrap_or_default();
+        let (name, version) = sdk.rsplit_once('@').unwrap_or_default();
+        assert!(
+            !name.is_empty() && version.chars().next().is_some_and(|c| c.is_ascii_digit()),
+            "{id}: source.sdk must be package@version, got {sdk:?}"
+        );
+        let script = vector["source"]["script"].as_str().unwrap_or_default();
+        assert!(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(script)
+                .is_file(),
+            "{id}: source.script {script:?} is not in the repository"
+        );
+    }
+}
+
+#[test]
+fn every_preset_has_a_valid_and_an_invalid_vector() {
+    let mut shared = load(VECTORS);
+    shared.extend(load(SDK_VECTORS));
+    let mut seen: BTreeMap<String, (bool, bool)> = BTreeMap::new();
+    for vector in &shared {
+        let entry = seen.entry(preset_for(vector).to_string()).or_default();
+        if vector.expected_valid {
+            entry.0 = true;
+        } else {
+            entry.1 = true;
+        }
+    }
+    let mut lacking = Vec::new();
+    for name in hookroute::signature::preset_names() {
+        let (valid, invalid) = seen.get(name).copied().unwrap_or_default();
+        let listed = PRESETS_WITHOUT_VECTORS.contains(&name);
+        if listed {
+            assert!(
+                !(valid && invalid),
+                "{name} has both vectors now: remove it from PRESETS_WITHOUT_VECTORS"
+            );
+        } else if !(valid && invalid) {
+            lacking.push(format!("{name} (valid: {valid}, invalid: {invalid})"));
+        }
+    }
+    assert!(
+        lacking.is_empty(),
+        "presets without both a valid and an invalid vector: {lacking:?}"
+    );
 }
 
 /// The cost of one verification per valid vector, printed (never asserted). Run with

@@ -1,15 +1,20 @@
 //! The admin API: a second actix server on its own listener (`admin.listen`, loopback by
 //! default) for operators and the `hookroute events|dlq|replay` commands. It lists events and
-//! dead letters, retries dead letters and replays events; it serves `/metrics` (Prometheus) and
+//! dead letters, retries dead letters and replays events, lists, pauses and resumes targets
+//! ([`targets`]); it serves `/metrics` (Prometheus) and
 //! the `/healthz` and `/readyz` probes. When `admin.token` is set every request needs
 //! `Authorization: Bearer <token>`, the probes and `/metrics` included (DECISION: one rule for
 //! the whole port, as before; Prometheus and Kubernetes probes can both send a bearer token, see
-//! the README). Handlers are thin: they extract and call [`ops`].
+//! the README). The token is read from the configuration snapshot of each request, so a reload
+//! that adds, changes or removes it takes effect on the next request (a leaked token is revoked
+//! by a reload). Handlers are thin: they extract and call [`ops`].
 
 pub mod client;
 pub mod error;
+pub mod export;
 pub mod ops;
 pub mod render;
+pub mod targets;
 pub mod views;
 
 pub use error::AdminError;
@@ -29,10 +34,11 @@ use std::sync::Arc;
 pub struct AdminState {
     pub config: Arc<ArcSwap<Config>>,
     pub store: Stores,
-    pub token: Option<String>,
     /// Set once hot reload has started (after the admin server binds).
     pub reload: std::sync::OnceLock<crate::reload::SharedReloadStatus>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Per-target delivery state shared with the dispatcher (pause, breaker, limits).
+    pub controls: Arc<crate::delivery::controls::TargetControls>,
 }
 
 /// `/readyz` fails once the dispatcher has not scanned its queue for this long (it scans at
@@ -65,9 +71,11 @@ pub fn server(listener: TcpListener, state: Arc<AdminState>) -> std::io::Result<
             .route("/events", web::get().to(list_events))
             .route("/events/{seq}/replay", web::post().to(replay))
             .route("/events/{key:.+}", web::get().to(show_event))
+            .route("/fixture/{key:.+}", web::get().to(export::fixture))
             .route("/dlq", web::get().to(dead_letters))
             .route("/dlq/retry", web::post().to(retry_all))
             .route("/dlq/{job_id}/retry", web::post().to(retry_one))
+            .configure(targets::routes)
     })
     .workers(1)
     .disable_signals()
@@ -88,15 +96,16 @@ async fn require_token(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let token = req
+    // The snapshot in effect now: a reload changes the token for every later request.
+    let config = req
         .app_data::<web::Data<AdminState>>()
-        .and_then(|s| s.token.clone());
-    if let Some(token) = token {
+        .map(|s| s.config.load_full());
+    if let Some(token) = config.as_ref().and_then(|c| c.admin.token.as_deref()) {
         let header = req
             .headers()
             .get(actix_web::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        if !bearer_matches(header, &token) {
+        if !bearer_matches(header, token) {
             return Err(AdminError::Unauthorized.into());
         }
     }

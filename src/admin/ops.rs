@@ -202,6 +202,7 @@ endpoints:
                 headers: vec![],
                 body: body.as_bytes(),
                 targets: &to,
+                ordering_keys: &[],
             })
             .await
             .unwrap()

@@ -32,6 +32,9 @@ pub struct Config {
     by_path: HashMap<String, Arc<Endpoint>>,
     /// Legal but suspicious: unused targets, endpoints with no rules, duplicate rules.
     pub warnings: Vec<ConfigError>,
+    /// `tests:`, resolved: the fixtures `hookroute test` runs and start-up and reloads require
+    /// to pass (see `crate::fixtures`).
+    pub fixtures: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -216,6 +219,7 @@ impl Config {
             endpoints,
             by_path,
             warnings,
+            fixtures: None,
         }
     }
 }

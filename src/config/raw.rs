@@ -49,6 +49,9 @@ pub struct RawConfig {
     pub targets: IndexMap<String, Lenient<RawTarget>>,
     #[serde(default)]
     pub endpoints: Vec<Lenient<RawEndpoint>>,
+    /// Fixtures (a directory of `*.yaml`, or one file) that `hookroute test` runs and that gate
+    /// start-up and reloads; relative to the config's directory.
+    pub tests: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -126,6 +129,35 @@ pub struct RawTarget {
     pub retry: Option<RawRetry>,
     /// Sign outbound requests with the Standard Webhooks scheme.
     pub signing: Option<RawOutboundSigning>,
+    /// Most attempts started per second (token bucket).
+    pub rate_limit: Option<RawRateLimit>,
+    /// Stop sending after consecutive failures, for a cool-down.
+    pub breaker: Option<RawBreaker>,
+    /// Deliver events with the same key one at a time, in acceptance order.
+    pub ordering: Option<RawOrdering>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOrdering {
+    /// A value source, as for event ids: `json:$.data.object.id`, `header:NAME`, `form:NAME`.
+    pub key: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRateLimit {
+    pub per_second: f64,
+    /// Attempts that may start at once after a quiet spell (default: `per_second`, at least 1).
+    pub burst: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBreaker {
+    pub failures: u32,
+    #[serde(default, with = "humantime_serde")]
+    pub cool_down: Option<Duration>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -179,9 +211,13 @@ pub struct RawEndpoint {
 pub struct RawEventSpec {
     /// Where the event id comes from: `json:$.path`, `header:NAME` or `form:NAME`.
     pub id: Option<String>,
-    /// Where the event type comes from: `json:$.path`, `header:NAME` or `form:NAME`.
+    /// Where the event type comes from: `json:$.path`, `header:NAME` or `form:NAME`; `none`
+    /// for no type (even where the preset names one).
     #[serde(rename = "type")]
     pub event_type: Option<String>,
+    /// Longest event id and event type accepted (bytes, or a size like `1KiB`; default 1KiB):
+    /// both travel in delivery headers, which targets cap.
+    pub max_length: Option<ByteSize>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]

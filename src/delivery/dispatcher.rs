@@ -9,8 +9,13 @@
 //! over, and if this process dies the lease dies with it and the job is due again. A job whose
 //! target is not configured (removed by a reload) is postponed by [`ORPHAN_RECHECK`] without
 //! counting an attempt, until its target returns.
+//!
+//! Per target, [`TargetControls`] narrows the free slots offered to the claim: a paused target,
+//! an open circuit breaker, a reduced adaptive limit or an empty token bucket offers fewer or
+//! none, so the jobs that cannot start stay in the store.
 
 use super::attempt::millis;
+use super::controls::{TargetControls, PAUSE_REFRESH};
 use super::job_attempt;
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -47,6 +52,9 @@ pub struct StepOutcome {
     pub orphaned: usize,
     /// Attempts in flight after the step.
     pub in_flight: usize,
+    /// The earliest time a target held back only by time (rate limit, breaker cool-down) can
+    /// start something again: the dispatcher wakes then.
+    pub retry_at_ms: Option<u64>,
 }
 
 pub struct Dispatcher {
@@ -57,6 +65,9 @@ pub struct Dispatcher {
     limits: HashMap<Arc<str>, (usize, Arc<Semaphore>)>,
     tasks: JoinSet<u64>,
     metrics: Arc<Metrics>,
+    controls: Arc<TargetControls>,
+    /// When the paused targets were last read from the store (unix ms).
+    paused_read_ms: Option<u64>,
 }
 
 impl Dispatcher {
@@ -72,7 +83,33 @@ impl Dispatcher {
             limits: HashMap::new(),
             tasks: JoinSet::new(),
             metrics: Arc::new(Metrics::new()),
+            controls: Arc::new(TargetControls::new()),
+            paused_read_ms: None,
         }
+    }
+
+    /// Shares per-target state (pause, breaker, limits) with the admin API.
+    pub fn with_controls(mut self, controls: Arc<TargetControls>) -> Self {
+        self.controls = controls;
+        self
+    }
+
+    pub fn controls(&self) -> Arc<TargetControls> {
+        self.controls.clone()
+    }
+
+    /// Re-reads the paused targets from the store at most every [`PAUSE_REFRESH`].
+    async fn refresh_paused(&mut self, now_ms: u64) -> Result<(), StoreError> {
+        let due = self
+            .paused_read_ms
+            .is_none_or(|at| now_ms.saturating_sub(at) >= PAUSE_REFRESH.as_millis() as u64);
+        if due {
+            let changes = self.controls.paused_changes();
+            let stored = self.queue.paused().await?;
+            self.controls.refresh_paused(stored, changes);
+            self.paused_read_ms = Some(now_ms);
+        }
+        Ok(())
     }
 
     /// Counts attempts, queue ages and liveness in `metrics` (by default, in a detached set).
@@ -85,13 +122,19 @@ impl Dispatcher {
     pub async fn step(&mut self, now_ms: u64) -> Result<StepOutcome, StoreError> {
         let config = self.config.load_full();
         let mut outcome = StepOutcome::default();
+        self.refresh_paused(now_ms).await?;
         // Free slots per target: the scan reads only as far as it can still start something,
         // so a backlog behind a busy target costs nothing per step.
-        let free: HashMap<Arc<str>, usize> = config
-            .targets
-            .values()
-            .map(|t| (t.name.clone(), self.limit(t).available_permits()))
-            .collect();
+        let mut free: HashMap<Arc<str>, usize> = HashMap::new();
+        for t in config.targets.values() {
+            let slots = self.limit(t).available_permits();
+            let admission = self.controls.admit(t, slots, now_ms);
+            if let Some(state) = admission.breaker_change {
+                super::job_attempt::breaker_changed(&self.metrics, &t.name, state);
+            }
+            outcome.retry_at_ms = earliest(outcome.retry_at_ms, admission.retry_at_ms);
+            free.insert(t.name.clone(), admission.free);
+        }
         if free.values().all(|n| *n == 0) {
             // Nothing could start. Jobs of unconfigured targets wait for the next step that
             // scans; they could not be delivered anyway. The oldest-due ages keep their last
@@ -128,10 +171,14 @@ impl Dispatcher {
                 self.queue.release(job).await?;
                 continue;
             };
+            self.controls.started(&target, job.id, now_ms);
             let task = job_attempt::deliver(
-                self.queue.clone(),
+                job_attempt::Reporting {
+                    queue: self.queue.clone(),
+                    metrics: self.metrics.clone(),
+                    controls: self.controls.clone(),
+                },
                 self.client.clone(),
-                self.metrics.clone(),
                 job,
                 target,
                 permit,
@@ -209,7 +256,11 @@ impl Dispatcher {
         while !cancel.is_cancelled() {
             let now = millis(SystemTime::now());
             let scanned = match self.step(now).await {
-                Ok(_) => self.queue.next_due_after(now).await,
+                Ok(step) => self
+                    .queue
+                    .next_due_after(now)
+                    .await
+                    .map(|next| earliest(next, step.retry_at_ms)),
                 Err(e) => Err(e),
             };
             let idle = match scanned {
@@ -218,7 +269,9 @@ impl Dispatcher {
                         tracing::info!(failures, "the delivery queue answers again");
                     }
                     failures = 0;
-                    next.map_or(MAX_IDLE, |at| Duration::from_millis(at - now))
+                    next.map_or(MAX_IDLE, |at| {
+                        Duration::from_millis(at.saturating_sub(now).max(1))
+                    })
                 }
                 Err(e) => {
                     failures += 1;
@@ -267,5 +320,12 @@ impl Dispatcher {
             );
             self.tasks.shutdown().await;
         }
+    }
+}
+
+fn earliest(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }

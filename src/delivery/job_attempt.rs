@@ -3,11 +3,14 @@
 //! dead-letter with the target's retry policy, log it, record it in the store and count it in the
 //! metrics. A request that cannot be built (a key that cannot sign, even a panic while building)
 //! is a permanent failure: the job is dead-lettered, never left due forever. The dispatcher
-//! decides when an attempt starts; this file is everything after that.
+//! decides when an attempt starts; this file is everything after that, including telling the
+//! target's controls (adaptive limit, circuit breaker) how the attempt ended.
 
 use super::attempt::{self, millis, AttemptReport};
+use super::breaker::{AttemptResult, BreakerState};
+use super::controls::TargetControls;
 use super::dispatcher::{LEASE, MAX_IDLE};
-use super::outcome::{AttemptOutcome, Failure};
+use super::outcome::{AttemptOutcome, Failure, FailureKind};
 use super::request::{self, AttemptId};
 use super::retry::{self, RetryDecision};
 use crate::metrics::{DeliveryOutcome, Metrics};
@@ -19,12 +22,18 @@ use tokio::sync::OwnedSemaphorePermit;
 use tracing::field::Empty;
 use tracing::Instrument;
 
+/// Where an attempt reports: the queue records it, the metrics count it, the controls adapt.
+pub(super) struct Reporting {
+    pub queue: Arc<dyn DeliveryQueue>,
+    pub metrics: Arc<Metrics>,
+    pub controls: Arc<TargetControls>,
+}
+
 /// One attempt from start to recorded outcome, in a `delivery` span carrying the target, job,
 /// attempt and the event's endpoint, id and type. Returns the job id.
 pub(super) async fn deliver(
-    queue: Arc<dyn DeliveryQueue>,
+    reporting: Reporting,
     client: reqwest::Client,
-    metrics: Arc<Metrics>,
     due: ClaimedJob,
     target: Arc<Target>,
     permit: OwnedSemaphorePermit,
@@ -38,9 +47,84 @@ pub(super) async fn deliver(
         event_id = Empty,
         event_type = Empty
     );
-    attempt_and_record(queue, client, metrics, due, target, permit)
-        .instrument(span)
-        .await
+    // Reports to the controls however the attempt ends, a panic included: otherwise the
+    // target's in-flight count would stay up and a half-open breaker would wait forever for
+    // its probe.
+    let mut report = FinishReport {
+        controls: reporting.controls.clone(),
+        metrics: reporting.metrics.clone(),
+        target: target.clone(),
+        job: due.id,
+        result: AttemptResult::NotSent,
+    };
+    let (id, result) = attempt_and_record(
+        reporting.queue,
+        client,
+        reporting.metrics,
+        due,
+        target,
+        permit,
+    )
+    .instrument(span)
+    .await;
+    report.result = result;
+    id
+}
+
+/// Tells the target's controls how an attempt ended, when dropped.
+struct FinishReport {
+    controls: Arc<TargetControls>,
+    metrics: Arc<Metrics>,
+    target: Arc<Target>,
+    job: u64,
+    result: AttemptResult,
+}
+
+impl Drop for FinishReport {
+    fn drop(&mut self) {
+        let now = millis(SystemTime::now());
+        if let Some(state) = self
+            .controls
+            .finished(&self.target, self.job, self.result, now)
+        {
+            breaker_changed(&self.metrics, &self.target.name, state);
+        }
+    }
+}
+
+/// One log line and the metric for each change of a target's circuit breaker.
+pub(super) fn breaker_changed(metrics: &Metrics, target: &Arc<str>, state: BreakerState) {
+    metrics.breaker_changed(target, state.as_str());
+    match state {
+        BreakerState::Open => tracing::warn!(
+            target_name = %target,
+            breaker = state.as_str(),
+            "circuit breaker opened: nothing is sent to the target until its cool-down ends"
+        ),
+        BreakerState::HalfOpen => tracing::info!(
+            target_name = %target,
+            breaker = state.as_str(),
+            "circuit breaker half-open: one probe goes to the target"
+        ),
+        BreakerState::Closed => tracing::info!(
+            target_name = %target,
+            breaker = state.as_str(),
+            "circuit breaker closed: delivery to the target resumes"
+        ),
+    }
+}
+
+/// How the breaker and the adaptive limit read an attempt's outcome.
+fn attempt_result(report: &AttemptReport) -> AttemptResult {
+    match &report.outcome {
+        AttemptOutcome::Delivered { .. } => AttemptResult::Delivered,
+        AttemptOutcome::Failed(f) => match f.kind {
+            FailureKind::Retryable { .. } => AttemptResult::Failed {
+                throttled: matches!(report.record.status, Some(429 | 503)),
+            },
+            FailureKind::Permanent => AttemptResult::Refused,
+        },
+    }
 }
 
 async fn attempt_and_record(
@@ -50,7 +134,7 @@ async fn attempt_and_record(
     due: ClaimedJob,
     target: Arc<Target>,
     _permit: OwnedSemaphorePermit,
-) -> u64 {
+) -> (u64, AttemptResult) {
     let id = AttemptId {
         job_id: due.id,
         attempt: due.job.attempts + 1,
@@ -83,9 +167,10 @@ async fn attempt_and_record(
             // Leave the job due; pause so a failing store is not hammered.
             tokio::time::sleep(MAX_IDLE).await;
             let _ = queue.release(due).await;
-            return id.job_id;
+            return (id.job_id, AttemptResult::NotSent);
         }
     };
+    let result = attempt_result(&report);
     let now = millis(SystemTime::now());
     let transition = match &report.outcome {
         AttemptOutcome::Delivered { .. } => JobTransition::Delivered,
@@ -119,7 +204,7 @@ async fn attempt_and_record(
             tracing::error!(job = id.job_id, error = %e.chain(), "recording an attempt failed; the job stays due")
         }
     }
-    id.job_id
+    (id.job_id, result)
 }
 
 /// Runs `work` while renewing the claim's lease every third of [`LEASE`], so a long attempt

@@ -4,12 +4,17 @@
 //! the queue records it (`store::DeliveryQueue`). [`dispatcher`] runs it all concurrently,
 //! per-target limited, and [`spawn`] starts it on a multi-threaded runtime of its own (so
 //! delivery never competes with the ingress's workers and uses every core), with a handle for
-//! graceful shutdown.
+//! graceful shutdown. [`controls`] adapts delivery to each target (pause, [`rate`] limit,
+//! [`aimd`] concurrency, [`breaker`]).
 
+pub mod aimd;
 pub mod attempt;
+pub mod breaker;
+pub mod controls;
 pub mod dispatcher;
 mod job_attempt;
 pub mod outcome;
+pub mod rate;
 pub mod request;
 pub mod retry;
 
@@ -43,6 +48,7 @@ pub fn spawn(
     queue: Arc<dyn DeliveryQueue>,
     config: Arc<ArcSwap<Config>>,
     metrics: Arc<crate::metrics::Metrics>,
+    controls: Arc<controls::TargetControls>,
     cancel: CancellationToken,
     grace: Duration,
 ) -> std::io::Result<DeliveryHandle> {
@@ -53,7 +59,12 @@ pub fn spawn(
         .build()?;
     // Connections are spawned on the runtime that makes the request: the delivery runtime.
     let client = attempt::http_client().map_err(std::io::Error::other)?;
-    let dispatcher = Dispatcher::new(queue, config, client).with_metrics(metrics);
+    // Started now: `/readyz` counts it as alive from here (its first scan follows at once on
+    // its own runtime), so readiness does not race the first scan.
+    metrics.dispatcher_ticked(attempt::millis(std::time::SystemTime::now()));
+    let dispatcher = Dispatcher::new(queue, config, client)
+        .with_metrics(metrics)
+        .with_controls(controls);
     let task = runtime.spawn(dispatcher.run(cancel.clone(), grace));
     Ok(DeliveryHandle {
         cancel,

@@ -152,6 +152,9 @@ mod tests {
             concurrency: 1,
             retry: RetryPolicy::default(),
             signing,
+            rate_limit: None,
+            breaker: None,
+            ordering_key: None,
         }
     }
 

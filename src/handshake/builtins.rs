@@ -64,8 +64,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_four_provider_handshakes_are_built_in_and_parse() {
-        assert_eq!(builtin_names(), ["discord", "meta", "slack", "zoom"]);
+    fn the_provider_handshakes_are_built_in_and_parse() {
+        assert_eq!(
+            builtin_names(),
+            ["discord", "line", "meta", "slack", "zoom"]
+        );
         for b in BUILTINS.iter() {
             serde_yaml::from_value::<crate::handshake::raw::RawHandshake>(b.handshake.clone())
                 .unwrap_or_else(|e| panic!("{}: {e}", b.name));

@@ -83,7 +83,7 @@ async fn serve(
             actix_web::http::header::ALLOW,
             actix_web::http::header::HeaderValue::from_static("POST"),
         );
-        tracing::debug!(method = %req.method(), "refused: not POST");
+        tracing::debug!(method = logged_method(req.method()), "refused: not POST");
         return rejected(RejectReason::Method, resp);
     }
     let received_at = SystemTime::now();
@@ -169,6 +169,18 @@ async fn serve(
     }
 }
 
+/// The method as logged: an extension method is any token the sender chose, so only the
+/// standard ones are named.
+fn logged_method(method: &Method) -> &'static str {
+    const STANDARD: [&str; 8] = [
+        "GET", "HEAD", "PUT", "DELETE", "OPTIONS", "CONNECT", "PATCH", "TRACE",
+    ];
+    STANDARD
+        .into_iter()
+        .find(|m| *m == method.as_str())
+        .unwrap_or("(extension method)")
+}
+
 fn reject_reason(err: &IngestError) -> RejectReason {
     match err {
         IngestError::Signature(SignatureError::Stale { .. } | SignatureError::Future { .. }) => {
@@ -178,6 +190,7 @@ fn reject_reason(err: &IngestError) -> RejectReason {
         IngestError::InvalidJson(_) => RejectReason::BadJson,
         IngestError::MissingEventId(_) => RejectReason::MissingEventId,
         IngestError::MissingEventType(_) => RejectReason::MissingEventType,
+        IngestError::EventFieldTooLong { .. } => RejectReason::EventFieldTooLong,
         IngestError::Unmatched(_) => RejectReason::Unmatched,
         IngestError::Storage(_) => RejectReason::Storage,
         IngestError::Handshake(_) => RejectReason::Handshake,

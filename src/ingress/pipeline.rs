@@ -1,7 +1,9 @@
 //! The ingest pipeline, as plain async code with no HTTP in it: verify the signature over the raw
 //! bytes -> answer the endpoint's provider handshake if the request is one (never stored) ->
-//! parse and extract the event id and type -> route through the rules -> store the event and its
-//! delivery jobs in one transaction and wait until that is durable (`IngestStore::accept_durable`).
+//! parse and extract the event id and type (each within the endpoint's length cap) -> route
+//! through the rules -> store the event (with only the headers the endpoint keeps) and its
+//! delivery jobs in one transaction and wait until that is durable
+//! (`IngestStore::accept_durable`).
 //! Each stage hands the next a new type, so an unverified request cannot reach the store or be
 //! answered as a handshake.
 
@@ -44,6 +46,8 @@ pub struct ExtractedEvent<'a> {
     pub id: String,
     pub event_type: Option<String>,
     json: Option<Value>,
+    /// The ordering key for each target of the endpoint that orders by key (absent: none).
+    ordering_keys: Vec<(Arc<str>, Option<String>)>,
 }
 
 impl ExtractedEvent<'_> {
@@ -82,6 +86,13 @@ pub enum IngestError {
     MissingEventId(String),
     #[error("no event type at {0}")]
     MissingEventType(String),
+    /// Refused before anything is stored: the id travels in a delivery header.
+    #[error("the event {field} is {length} bytes long; this endpoint accepts at most {limit}")]
+    EventFieldTooLong {
+        field: &'static str,
+        length: usize,
+        limit: usize,
+    },
     #[error("no rule matches event type {0:?}")]
     Unmatched(Option<String>),
     #[error(transparent)]
@@ -127,8 +138,9 @@ pub async fn ingest(
     // nearly full (503 + Retry-After).
     store.check_space(space)?;
     // A duplicate waits too: its answer promises the first copy is on disk.
+    let keys = event.ordering_keys_for(&targets);
     let outcome = store
-        .accept_durable(event.to_new_event(endpoint, &targets))
+        .accept_durable(event.to_new_event(endpoint, &targets, &keys))
         .await?;
     Ok(match outcome {
         AcceptOutcome::Accepted { deliveries, .. } => IngestOutcome::Accepted {
@@ -217,14 +229,45 @@ impl<'a> VerifiedRequest<'a> {
                     .ok_or_else(|| IngestError::MissingEventType(src.to_string()))?,
             ),
         };
+        let limit = endpoint.max_event_field_length;
+        for (field, value) in [("id", Some(&id)), ("type", event_type.as_ref())] {
+            if let Some(length) = value.map(String::len).filter(|n| *n > limit) {
+                return Err(IngestError::EventFieldTooLong {
+                    field,
+                    length,
+                    limit,
+                });
+            }
+        }
+        let ordering_keys = endpoint
+            .ordering
+            .iter()
+            .map(|(target, source)| {
+                let key = source.read(headers, &body).map(stored_ordering_key);
+                (target.clone(), key)
+            })
+            .collect();
         let json = body.json;
         Ok(ExtractedEvent {
             inbound: self.inbound,
             id,
             event_type,
             json,
+            ordering_keys,
         })
     }
+}
+
+/// Longest ordering key stored as read; a longer one is stored as its SHA-256 (same key, same
+/// digest), so a body cannot make every job and the due index carry a huge key.
+const MAX_ORDERING_KEY: usize = 128;
+
+fn stored_ordering_key(key: String) -> String {
+    use sha2::{Digest as _, Sha256};
+    if key.len() <= MAX_ORDERING_KEY {
+        return key;
+    }
+    format!("sha256:{}", hex::encode(Sha256::digest(key.as_bytes())))
 }
 
 impl ExtractedEvent<'_> {
@@ -236,7 +279,28 @@ impl ExtractedEvent<'_> {
         )
     }
 
-    fn to_new_event<'b>(&'b self, endpoint: &'b Endpoint, targets: &'b [Arc<str>]) -> NewEvent<'b> {
+    /// The ordering key of each routed target's job (empty when no target orders by key).
+    fn ordering_keys_for(&self, targets: &[Arc<str>]) -> Vec<Option<String>> {
+        if self.ordering_keys.is_empty() {
+            return Vec::new();
+        }
+        targets
+            .iter()
+            .map(|t| {
+                self.ordering_keys
+                    .iter()
+                    .find(|(name, _)| name == t)
+                    .and_then(|(_, key)| key.clone())
+            })
+            .collect()
+    }
+
+    fn to_new_event<'b>(
+        &'b self,
+        endpoint: &'b Endpoint,
+        targets: &'b [Arc<str>],
+        ordering_keys: &'b [Option<String>],
+    ) -> NewEvent<'b> {
         let received_at_ms = self
             .inbound
             .received_at
@@ -248,14 +312,38 @@ impl ExtractedEvent<'_> {
             event_id: &self.id,
             event_type: self.event_type.as_deref(),
             received_at_ms,
+            // Only what delivery and replay can use; never credentials (see stored_headers).
             headers: self
                 .inbound
                 .headers
                 .iter()
+                .filter(|(k, _)| endpoint.stored_headers.keeps(k.as_str()))
                 .map(|(k, v)| (k.as_str().to_string(), v.as_bytes().to_vec()))
                 .collect(),
             body: self.inbound.body,
             targets,
+            ordering_keys,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_short_ordering_key_is_kept_and_a_long_one_becomes_its_digest() {
+        assert_eq!(stored_ordering_key("obj_1".into()), "obj_1");
+        let long = "x".repeat(MAX_ORDERING_KEY + 1);
+        let stored = stored_ordering_key(long.clone());
+        assert!(
+            stored.starts_with("sha256:") && stored.len() == 7 + 64,
+            "{stored}"
+        );
+        assert_eq!(
+            stored,
+            stored_ordering_key(long),
+            "the same key, the same digest"
+        );
     }
 }

@@ -65,6 +65,15 @@ pub fn error(err: &IngestError, invalid_signature_status: u16) -> HttpResponse {
             "missing_event_type",
             &err.to_string(),
         ),
+        IngestError::EventFieldTooLong { field, .. } => refusal(
+            StatusCode::BAD_REQUEST,
+            if *field == "id" {
+                "event_id_too_long"
+            } else {
+                "event_type_too_long"
+            },
+            &err.to_string(),
+        ),
         IngestError::Unmatched(_) => {
             refusal(StatusCode::BAD_REQUEST, "unmatched_event", &err.to_string())
         }

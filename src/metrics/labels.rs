@@ -32,6 +32,8 @@ pub enum RejectReason {
     BadJson,
     MissingEventId,
     MissingEventType,
+    /// The event id or type is longer than the endpoint's `event.max_length`.
+    EventFieldTooLong,
     /// No rule matched and the endpoint rejects such events.
     Unmatched,
     /// Storing or fsyncing the event failed: answered 503.
@@ -43,7 +45,7 @@ pub enum RejectReason {
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 12] = [
+    pub const ALL: [RejectReason; 13] = [
         Self::Signature,
         Self::Stale,
         Self::TooLarge,
@@ -52,6 +54,7 @@ impl RejectReason {
         Self::BadJson,
         Self::MissingEventId,
         Self::MissingEventType,
+        Self::EventFieldTooLong,
         Self::Unmatched,
         Self::Storage,
         Self::Method,
@@ -68,6 +71,7 @@ impl RejectReason {
             Self::BadJson => "bad_json",
             Self::MissingEventId => "missing_event_id",
             Self::MissingEventType => "missing_event_type",
+            Self::EventFieldTooLong => "event_field_too_long",
             Self::Unmatched => "unmatched",
             Self::Storage => "storage",
             Self::Method => "method",
@@ -167,4 +171,11 @@ pub struct ReloadLabels {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct PrunedLabels {
     pub record: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct BreakerLabels {
+    pub target: Arc<str>,
+    /// `closed`, `open` or `half_open`.
+    pub state: &'static str,
 }

@@ -66,6 +66,9 @@ pub struct Metrics {
     commit_batch_size: Histogram,
     pruned: Family<PrunedLabels, Counter>,
     dispatcher_tick: FloatGauge,
+    breaker: Family<BreakerLabels, Gauge>,
+    /// Per target, its breaker's state word (`closed` when absent).
+    breaker_states: Mutex<HashMap<Arc<str>, &'static str>>,
     /// When the dispatcher last stepped (unix ms): `/readyz` wants it recent.
     dispatcher_tick_ms: AtomicU64,
     /// Per target, the oldest due job's due time seen by the dispatcher's last scan.
@@ -104,6 +107,8 @@ impl Metrics {
             pruned: Family::default(),
             dispatcher_tick: FloatGauge::default(),
             dispatcher_tick_ms: AtomicU64::new(0),
+            breaker: Family::default(),
+            breaker_states: Mutex::default(),
             oldest_due_ms: Mutex::default(),
             scrape: Mutex::default(),
             registry: Registry::default(),
@@ -173,6 +178,11 @@ impl Metrics {
             "When the delivery dispatcher last scanned its queue",
             m.dispatcher_tick.clone(),
         );
+        registry.register(
+            "breaker_state",
+            "Circuit breaker state per target: 1 for the current state (closed, open, half_open)",
+            m.breaker.clone(),
+        );
         Self { registry, ..m }
     }
 
@@ -230,9 +240,25 @@ impl Metrics {
         self.dispatcher_tick_ms.store(now_ms, Ordering::Relaxed);
     }
 
+    /// Per target, the due time of its earliest waiting job as of the dispatcher's last scan.
+    pub fn oldest_due(&self) -> HashMap<Arc<str>, u64> {
+        self.oldest_due_ms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// When the dispatcher last scanned (unix ms), `None` before its first scan.
     pub fn dispatcher_last_tick_ms(&self) -> Option<u64> {
         Some(self.dispatcher_tick_ms.load(Ordering::Relaxed)).filter(|t| *t > 0)
+    }
+
+    /// A target's circuit breaker moved to `state` (`closed`, `open`, `half_open`).
+    pub fn breaker_changed(&self, target: &Arc<str>, state: &'static str) {
+        self.breaker_states
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(target.clone(), state);
     }
 
     /// The current value of `hookroute_requests_total` for one endpoint and outcome (tests).
@@ -272,6 +298,11 @@ impl Metrics {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
+        let breakers = self
+            .breaker_states
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         let mut targets: Vec<Arc<str>> = sources.config.targets.keys().cloned().collect();
         let counts: HashMap<Arc<str>, TargetJobs> = sources.depths.iter().cloned().collect();
         targets.extend(counts.keys().cloned());
@@ -297,6 +328,15 @@ impl Metrics {
             self.oldest_due_age
                 .get_or_create(&labels)
                 .set(age_ms as f64 / 1000.0);
+            let current = breakers.get(&target).copied().unwrap_or("closed");
+            for state in ["closed", "open", "half_open"] {
+                self.breaker
+                    .get_or_create(&BreakerLabels {
+                        target: target.clone(),
+                        state,
+                    })
+                    .set(i64::from(state == current));
+            }
         }
         if let Some(status) = sources.reload {
             for (result, total) in [

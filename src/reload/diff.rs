@@ -1,12 +1,14 @@
 //! What a reload changes, in one log line: endpoints (by path), rules (by endpoint path and rule
 //! name), targets (by name) added, removed or changed, and live settings changed. "Changed"
-//! compares the compiled items: plain data by equality, compiled matchers (regexes, globs,
-//! JSONPath) by their `Debug` text, which shows the source they were compiled from. Secret bytes
-//! are compared, never printed.
+//! compares what the file declares: plain data by equality, compiled matchers (regexes, globs,
+//! JSONPath) by the source text they were compiled from, never by their `Debug` text (a glob
+//! matcher's changes as it is used, which made an unchanged file count as a change). Secret
+//! bytes are compared, never printed.
 
 use super::status::RestartSetting;
 use crate::config::Config;
 use crate::endpoint::Endpoint;
+use crate::rules::Rule;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
@@ -107,7 +109,7 @@ impl ConfigDiff {
         let by_name = |c: &Config| {
             c.targets
                 .iter()
-                .map(|(name, t)| (name.to_string(), format!("{t:?}")))
+                .map(|(name, t)| (name.to_string(), t.clone()))
                 .collect::<Vec<_>>()
         };
         let targets = Changes::between(by_name(old), by_name(new), |a, b| a == b);
@@ -205,8 +207,8 @@ impl fmt::Display for ConfigDiff {
     }
 }
 
-/// Rules keyed `PATH#NAME` (a repeated name gets `#2`, `#3`...), with their `Debug` text.
-fn rules_of(e: &Endpoint) -> Vec<(String, String)> {
+/// Rules keyed `PATH#NAME` (a repeated name gets `#2`, `#3`...).
+fn rules_of(e: &Endpoint) -> Vec<(String, &Rule)> {
     let mut seen: HashMap<&str, usize> = HashMap::new();
     e.rules
         .iter()
@@ -217,7 +219,7 @@ fn rules_of(e: &Endpoint) -> Vec<(String, String)> {
                 1 => format!("{}#{}", e.path, r.name),
                 n => format!("{}#{}#{n}", e.path, r.name),
             };
-            (key, format!("{r:?}"))
+            (key, r)
         })
         .collect()
 }
@@ -242,15 +244,17 @@ fn endpoint_settings_equal(a: &Endpoint, b: &Endpoint) -> bool {
         handshake,
         needs_form,
         public_url,
+        ordering,
+        max_event_field_length,
+        stored_headers,
     } = a;
-    let debug_eq = |x: &dyn fmt::Debug, y: &dyn fmt::Debug| format!("{x:?}") == format!("{y:?}");
     *name == b.name
         && *path == b.path
         && *provider == b.provider
         && *scheme == b.scheme
         && *secrets == b.secrets
-        && debug_eq(event_id, &b.event_id)
-        && debug_eq(event_type, &b.event_type)
+        && *event_id == b.event_id
+        && *event_type == b.event_type
         && *invalid_signature_status == b.invalid_signature_status
         && *unmatched == b.unmatched
         && *max_body_size == b.max_body_size
@@ -258,4 +262,7 @@ fn endpoint_settings_equal(a: &Endpoint, b: &Endpoint) -> bool {
         && *handshake == b.handshake
         && *needs_form == b.needs_form
         && *public_url == b.public_url
+        && *ordering == b.ordering
+        && *max_event_field_length == b.max_event_field_length
+        && *stored_headers == b.stored_headers
 }

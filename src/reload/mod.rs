@@ -4,6 +4,8 @@
 //!   by rename, `git checkout`, Kubernetes ConfigMap symlink flips), debounces bursts
 //!   ([`watcher::DEBOUNCE`]) and wakes the reload task over a channel. SIGHUP wakes it too.
 //!   Secret files are not watched: after rotating one, touch the config or send SIGHUP.
+//! - **Echoes**: a file-change trigger reloads only if the file differs from what the last
+//!   attempt read ([`file_state`]): reading the file must not count as a second attempt.
 //! - **How** ([`task`]): the same `config::load` as `hookroute check` and start-up, so secret
 //!   files (`secrets: [{file: ...}]`) are read again on every reload.
 //! - **Valid** ([`apply`]): the new [`Config`] is swapped in whole (`ArcSwap::store`). A request
@@ -19,6 +21,7 @@
 
 pub mod apply;
 pub mod diff;
+pub mod file_state;
 pub mod restart;
 pub mod status;
 pub mod task;

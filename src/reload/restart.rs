@@ -1,10 +1,12 @@
 //! Settings a running process cannot change: the listeners are bound, the worker threads started
 //! and the store opened at start-up. A reload that changes one of them still applies the rest;
 //! the running value is kept in the new snapshot (so nothing reading the config sees a value
-//! that is not in effect), and the difference is reported as "needs a restart".
+//! that is not in effect), and the difference is reported as "needs a restart". Because the
+//! admin listener stays where it is until then, a reload that would leave it beyond loopback
+//! without a token is refused ([`unguarded_admin`]), as start-up refuses such a file.
 
 use super::status::RestartSetting;
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 
 /// Settings of `wanted` (the file) that differ from `running` and need a restart to apply.
 pub fn restart_settings(running: &Config, wanted: &Config) -> Vec<RestartSetting> {
@@ -65,6 +67,23 @@ pub fn keep_running(new: &mut Config, running: &Config) {
     new.storage.dedup_ttl = running.storage.dedup_ttl;
     new.storage.cache_size = running.storage.cache_size;
     new.admin.listen = running.admin.listen;
+}
+
+/// Why `wanted` cannot be applied while the admin API listens on `running`'s address: the
+/// listener is bound beyond loopback and the new file has no token. The file alone may look
+/// fine (it may move `admin.listen` back to loopback, or turn it off), but that move waits for a
+/// restart while the token would be dropped now, leaving the open port unguarded.
+pub fn unguarded_admin(running: &Config, wanted: &Config) -> Option<ConfigError> {
+    let addr = running.admin.listen?;
+    (!addr.ip().is_loopback() && wanted.admin.token.is_none()).then(|| {
+        ConfigError::new(
+            "admin.token_env",
+            format!(
+                "the running admin API listens on {addr}, beyond loopback: a bearer token is \
+                 required until a restart moves it (token_env: NAME)"
+            ),
+        )
+    })
 }
 
 fn workers(w: Option<usize>) -> String {

@@ -1,11 +1,14 @@
 //! The reload task: waits for a trigger (the watcher saw the directory change, or SIGHUP), runs
-//! the same `config::load` as `check` and start-up on the blocking pool, applies the result and
-//! logs one line about it. Triggers that arrive during a reload are folded into the next one.
-//! It runs on the application's runtime (see [`super::start`]).
+//! the same load as `check` and start-up (`fixtures::gate::load`: the file, then its fixtures)
+//! on the blocking pool, applies the result and logs one line about it. Triggers that arrive
+//! during a reload are folded into the next one, and a file-change trigger for a file that has
+//! not changed since the last attempt is dropped. It runs on the application's runtime (see
+//! [`super::start`]).
 
 use super::apply::{apply, ReloadOutcome};
+use super::file_state::FileState;
 use super::status::SharedReloadStatus;
-use crate::config::{self, Config, ConfigError, ConfigErrors, Environment};
+use crate::config::{Config, ConfigError, ConfigErrors, Environment};
 use arc_swap::ArcSwap;
 use std::fmt;
 use std::path::PathBuf;
@@ -47,6 +50,8 @@ impl Reloader {
         mut hangups: Option<Signal>,
         stop: CancellationToken,
     ) {
+        // What the last attempt found on disk; `None` until the first one.
+        let mut last_file: Option<FileState> = None;
         loop {
             let trigger = tokio::select! {
                 () = stop.cancelled() => return,
@@ -57,6 +62,16 @@ impl Reloader {
                 () = next_hangup(&mut hangups) => ReloadTrigger::Hangup,
             };
             while triggers.try_recv().is_ok() {}
+            // Blocking file reads stay off the application's runtime.
+            let path = self.path.clone();
+            let file = tokio::task::spawn_blocking(move || FileState::read(&path))
+                .await
+                .unwrap_or(FileState::Unreadable(std::io::ErrorKind::Other));
+            if trigger == ReloadTrigger::FileChanged && last_file.as_ref() == Some(&file) {
+                tracing::trace!("config file unchanged since the last reload attempt: skipped");
+                continue;
+            }
+            last_file = Some(file);
             self.reload(trigger).await;
         }
     }
@@ -64,14 +79,25 @@ impl Reloader {
     pub async fn reload(&self, trigger: ReloadTrigger) -> ReloadOutcome {
         let started = Instant::now();
         let (path, env) = (self.path.clone(), self.env.clone());
-        let loaded = tokio::task::spawn_blocking(move || config::load(&path, env.as_ref()))
-            .await
-            .unwrap_or_else(|panic| {
-                Err(ConfigErrors {
+        // `check`'s load, fixtures included: a config whose fixtures fail is rejected.
+        let loaded =
+            tokio::task::spawn_blocking(move || crate::fixtures::gate::load(&path, env.as_ref()))
+                .await
+                .unwrap_or_else(|panic| {
+                    Err(ConfigErrors {
+                        file: self.path.display().to_string(),
+                        errors: vec![ConfigError::new("", format!("loading panicked: {panic}"))],
+                    })
+                });
+        let loaded = loaded.and_then(|new| {
+            match super::restart::unguarded_admin(&self.config.load(), &new) {
+                None => Ok(new),
+                Some(error) => Err(ConfigErrors {
                     file: self.path.display().to_string(),
-                    errors: vec![ConfigError::new("", format!("loading panicked: {panic}"))],
-                })
-            });
+                    errors: vec![error],
+                }),
+            }
+        });
         let outcome = apply(&self.config, loaded, &self.status, SystemTime::now());
         log(trigger, &outcome, started, &self.config.load());
         outcome

@@ -3,7 +3,9 @@
 //! flipped to a new directory) are all seen, and a watch never ends up on a deleted inode.
 //! Only events about the config file itself (by name, in any watched directory) or about the
 //! kubelet's `..`-prefixed entries count: a log file or an editor's swap file next to the config
-//! must not cause reloads (a log in that directory would otherwise feed back into itself).
+//! must not cause reloads, nor be logged (a log in that directory would otherwise feed back into
+//! itself; for the same reason `notify`'s own per-event logs are capped at `info`, see
+//! `cli::init_logging`).
 //! Bursts are debounced; each burst becomes one trigger sent to the reload task. When the config
 //! path is a symlink, the directory of its target is watched as well, re-resolved after every
 //! burst; a watched directory that disappears is watched again once it is back. Secret files
@@ -76,7 +78,9 @@ fn watch(config_path: &Path, triggers: &UnboundedSender<ReloadTrigger>) {
         }
         match rx.recv_timeout(HOUSEKEEPING) {
             Ok(Ok(events)) => {
-                for e in &events {
+                // Only events about the config are logged: logging the others would feed a
+                // log file kept in this directory back into itself.
+                for e in events.iter().filter(|e| wanted.concerns(e)) {
                     tracing::trace!(kind = ?e.kind, paths = ?e.paths, "config directory event");
                 }
                 // A removed directory loses its watch; take it off the list to watch it again.

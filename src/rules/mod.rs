@@ -12,7 +12,9 @@ use std::sync::Arc;
 mod explain;
 pub use explain::{ConditionFailure, RuleMismatch};
 
-#[derive(Debug, Clone)]
+/// Equality compares what the file declares: glob and regex patterns by their source text,
+/// never by the compiled matchers, whose `Debug` text changes as they are used.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Rule {
     pub name: String,
     pub types: TypeMatcher,
@@ -22,7 +24,7 @@ pub struct Rule {
 }
 
 /// Event-type patterns; `Any` when the rule names none.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum TypeMatcher {
     Any,
     OneOf(Vec<TypePattern>),
@@ -34,7 +36,7 @@ pub enum TypePattern {
     Glob(String, GlobMatcher),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Condition {
     All(Vec<Condition>),
     Any(Vec<Condition>),
@@ -62,6 +64,30 @@ pub enum Comparison {
     Gte,
     Lt,
     Lte,
+}
+
+impl PartialEq for TypePattern {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (TypePattern::Exact(a), TypePattern::Exact(b)) => a == b,
+            (TypePattern::Glob(a, _), TypePattern::Glob(b, _)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl PartialEq for ValueTest {
+    fn eq(&self, other: &Self) -> bool {
+        use ValueTest::*;
+        match (self, other) {
+            (Exists(a), Exists(b)) => a == b,
+            (Equals(a), Equals(b)) => a == b,
+            (In(a), In(b)) => a == b,
+            (Regex(a), Regex(b)) => a.as_str() == b.as_str(),
+            (Compare(op_a, a), Compare(op_b, b)) => op_a == op_b && a == b,
+            _ => false,
+        }
+    }
 }
 
 impl TypePattern {

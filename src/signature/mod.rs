@@ -1,5 +1,5 @@
 //! Declarative webhook signature schemes: a scheme written in YAML (`algorithm`, `key`,
-//! `signature`, `vars`, `timestamp`, `payload`; see `SCHEMES.md` section 4) is parsed into
+//! `signature`, `vars`, `timestamp`, `payload`; see README.md, "routes.yaml") is parsed into
 //! [`RawScheme`], compiled once into an immutable [`Scheme`] (every error collected with its
 //! path), then used to verify requests against a list of secrets and to sign like a sender.
 //! Built-in provider presets are data in `presets.yaml`.
@@ -8,7 +8,7 @@
 //! (where a value is read: header, JSON body, form, query), `body_path` (plain JSON paths), `header` (signature header format),
 //! `template` (the signed payload), `url` (URL spellings), `verify` (verify), `sign` (sign like
 //! a sender, generate secrets), `keys` (ed25519 and ECDSA keys), `request` (what is verified),
-//! `secret` (key bytes), `presets` (built-in presets).
+//! `secret` (key bytes), `presets` (built-in presets), `reads` (the headers a scheme reads).
 
 mod body_path;
 mod compile;
@@ -18,6 +18,7 @@ mod header;
 mod keys;
 mod presets;
 mod raw;
+mod reads;
 mod request;
 mod secret;
 mod sign;

@@ -1,4 +1,4 @@
-//! The serde mirror of a signature scheme as written in YAML (see `SCHEMES.md` section 4). These
+//! The serde mirror of a signature scheme as written in YAML (see README.md, "routes.yaml"). These
 //! types hold no logic beyond defaults: [`super::compile_scheme`] validates them into a
 //! [`super::Scheme`], and [`parse_scheme_value`] turns a YAML value into them with a precise path
 //! on every serde error.

@@ -31,6 +31,8 @@ pub struct VerifiedSignature {
 }
 
 /// Why a request was not accepted (or, for [`SignatureError::CannotSign`], not signed).
+/// Messages are logged, so they say where a value came from and what kind of value was wrong,
+/// never the value itself: a header's text is chosen by whoever sends the request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
     #[error("missing header {0}")]
@@ -40,13 +42,13 @@ pub enum SignatureError {
     MissingField(String),
     #[error("malformed signature: {0}")]
     Malformed(String),
-    #[error("timestamp {timestamp} is more than {tolerance} s before now ({now})")]
+    #[error("the timestamp is more than {tolerance} s before now")]
     Stale {
         timestamp: i64,
         now: i64,
         tolerance: i64,
     },
-    #[error("timestamp {timestamp} is more than {tolerance} s after now ({now})")]
+    #[error("the timestamp is more than {tolerance} s after now")]
     Future {
         timestamp: i64,
         now: i64,
@@ -325,6 +327,14 @@ fn any_equal<'a>(candidates: impl Iterator<Item = &'a [u8]>, expected: &[u8]) ->
     any.into()
 }
 
+/// Where a scheme reads its timestamp, as the configuration names it.
+fn timestamp_place(source: &TimestampSource) -> String {
+    match source {
+        TimestampSource::SignatureField(label) => format!("`{label}` in the signature"),
+        TimestampSource::Field(field) => field.to_string(),
+    }
+}
+
 /// Reads the timestamp and rejects it if it is outside the tolerance.
 fn read_fresh_timestamp<'s>(
     rule: &TimestampRule,
@@ -349,8 +359,11 @@ fn read_fresh_timestamp<'s>(
         .then(|| text.parse::<i64>().ok())
         .flatten()
         .ok_or_else(|| {
-            let shown: String = text.chars().take(32).collect();
-            SignatureError::Malformed(format!("timestamp {shown:?} is not an integer"))
+            // Where it came from, never what it was: the text is the sender's.
+            SignatureError::Malformed(format!(
+                "the timestamp ({}) is not an integer of at most 19 digits",
+                timestamp_place(&rule.source)
+            ))
         })?;
     let unix_secs = match rule.unit {
         TimestampUnit::S => value,

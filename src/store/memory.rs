@@ -24,6 +24,7 @@ struct State {
     /// (due at, job): the pending jobs in due order.
     due: BTreeSet<(u64, JobId)>,
     attempts: BTreeMap<JobId, Vec<Attempt>>,
+    paused: BTreeSet<String>,
 }
 
 impl State {
@@ -40,7 +41,7 @@ impl State {
             .collect()
     }
 
-    fn new_job(&mut self, seq: EventSeq, target: &str, now_ms: u64) -> JobId {
+    fn new_job(&mut self, seq: EventSeq, target: &str, key: Option<&str>, now_ms: u64) -> JobId {
         let id = self.next_id();
         self.jobs.insert(
             id,
@@ -51,6 +52,7 @@ impl State {
                 state: JobState::Pending,
                 attempts: 0,
                 next_attempt_at_ms: now_ms,
+                ordering_key: key.map(str::to_string),
             },
         );
         self.due.insert((now_ms, id));
@@ -106,8 +108,9 @@ impl IngestStore for MemoryStore {
             body_len: ev.body.len() as u64,
         };
         state.events.insert(seq, (event, ev.body.to_vec()));
-        for target in ev.targets {
-            state.new_job(seq, target, ev.received_at_ms);
+        for (i, target) in ev.targets.iter().enumerate() {
+            let key = ev.ordering_keys.get(i).and_then(|k| k.as_deref());
+            state.new_job(seq, target, key, ev.received_at_ms);
         }
         drop(state);
         self.wake.notify_one();
@@ -128,6 +131,17 @@ impl DeliveryQueue for MemoryStore {
         if budget.exhausted() {
             return done(Ok(budget.into_claimed(claimed)));
         }
+        // The earliest pending job of each (target, key): the only one of its key a claim takes.
+        let mut first_of_key: HashMap<(&str, &str), JobId> = HashMap::new();
+        for (_, id) in &state.due {
+            let Some(job) = state.jobs.get(id) else {
+                continue;
+            };
+            if let Some(key) = &job.ordering_key {
+                let first = first_of_key.entry((&job.target, key)).or_insert(*id);
+                *first = (*first).min(*id);
+            }
+        }
         let mut read = 0;
         for &(at, id) in state.due.range(..(now.saturating_add(1), 0)) {
             if self.leases.is_live(id, now) {
@@ -140,6 +154,14 @@ impl DeliveryQueue for MemoryStore {
             let Some(job) = state.jobs.get(&id) else {
                 continue;
             };
+            let first = job
+                .ordering_key
+                .as_deref()
+                .and_then(|key| first_of_key.get(&(job.target.as_str(), key)).copied());
+            if !key_allows(id, first) {
+                budget.hold(&job.target, at);
+                continue;
+            }
             let pick = budget.pick(&job.target, at);
             if pick == ScanPick::Leave {
                 continue;
@@ -265,7 +287,7 @@ impl DeliveryQueue for MemoryStore {
         }
         let ids = targets
             .iter()
-            .map(|t| state.new_job(seq, t, now_ms))
+            .map(|t| state.new_job(seq, t, None, now_ms))
             .collect();
         drop(state);
         self.wake.notify_one();
@@ -287,6 +309,22 @@ impl DeliveryQueue for MemoryStore {
 
     fn wakeups(&self) -> Arc<tokio::sync::Notify> {
         self.wake.clone()
+    }
+
+    fn set_paused(&self, target: &str, paused: bool) -> StoreFuture<()> {
+        let mut state = self.state();
+        if paused {
+            state.paused.insert(target.to_string());
+        } else {
+            state.paused.remove(target);
+            drop(state);
+            self.wake.notify_one();
+        }
+        done(Ok(()))
+    }
+
+    fn paused(&self) -> StoreFuture<Vec<String>> {
+        done(Ok(self.state().paused.iter().cloned().collect()))
     }
 }
 

@@ -22,6 +22,16 @@ pub struct NewEvent<'a> {
     pub headers: Vec<(String, Vec<u8>)>,
     pub body: &'a [u8],
     pub targets: &'a [Arc<str>],
+    /// The ordering key of the job for `targets[i]` (for targets that order by key); shorter
+    /// than `targets` (usually empty) means no key for the rest.
+    pub ordering_keys: &'a [Option<String>],
+}
+
+impl NewEvent<'_> {
+    /// The ordering key of the job for the `i`th target.
+    pub fn ordering_key(&self, i: usize) -> Option<&str> {
+        self.ordering_keys.get(i).and_then(|k| k.as_deref())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +67,8 @@ pub struct Job {
     /// Attempts recorded so far.
     pub attempts: u32,
     pub next_attempt_at_ms: u64,
+    /// Jobs of one target with the same key are delivered one at a time, in job id order.
+    pub ordering_key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -200,6 +212,16 @@ pub enum ScanPick {
     TakeLast,
 }
 
+/// Ordering by key, the rule every engine's claim applies: a job with an ordering key may be
+/// claimed only while it is the earliest pending job (lowest job id, that is acceptance order)
+/// of its target and key. An earlier job of the key that is in flight or waiting for its retry
+/// holds the later ones back; delivered or dead-lettered, it releases the key to the next one.
+/// Jobs without a key, and other keys, are not affected. (In SQL: no pending job of the same
+/// target and key with a lower id.)
+pub fn key_allows(job: JobId, earliest_pending_of_key: Option<JobId>) -> bool {
+    earliest_pending_of_key.is_none_or(|first| first == job)
+}
+
 /// The free slots of one scan, shared by every engine: a job is taken while its target has a
 /// free slot (counting the slot as used), an orphan (target not configured) is taken for the
 /// dispatcher to postpone, and the last free slot ends the scan.
@@ -209,6 +231,8 @@ pub struct SlotBudget {
     total: usize,
     /// Due jobs left because their target was busy.
     pub busy: usize,
+    /// Due jobs left because an earlier job of their ordering key is pending.
+    pub held: usize,
     /// Per configured target, the first (oldest) due time seen.
     pub oldest_due: HashMap<Arc<str>, u64>,
 }
@@ -220,6 +244,7 @@ impl SlotBudget {
             free,
             total,
             busy: 0,
+            held: 0,
             oldest_due: HashMap::new(),
         }
     }
@@ -248,6 +273,14 @@ impl SlotBudget {
         } else {
             ScanPick::Take
         }
+    }
+
+    /// A due job of `target` is held back by its ordering key: not taken, no slot used.
+    pub fn hold(&mut self, target: &str, due_at_ms: u64) {
+        if let Some((name, _)) = self.free.get_key_value(target) {
+            self.oldest_due.entry(name.clone()).or_insert(due_at_ms);
+        }
+        self.held += 1;
     }
 
     /// The scan's result around the jobs it claimed.

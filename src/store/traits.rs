@@ -88,6 +88,14 @@ pub trait DeliveryQueue: Send + Sync + 'static {
 
     /// Notified when work may have become due (an accept, a requeue): the dispatcher wakes.
     fn wakeups(&self) -> Arc<tokio::sync::Notify>;
+
+    /// Pauses (or resumes) delivery to `target`, durably: a pause outlives a restart, and every
+    /// instance sharing the store sees it. The queue itself does not enforce it: the dispatcher
+    /// reads [`DeliveryQueue::paused`] and claims nothing for a paused target.
+    fn set_paused(&self, target: &str, paused: bool) -> StoreFuture<()>;
+
+    /// The paused targets, sorted by name.
+    fn paused(&self) -> StoreFuture<Vec<String>>;
 }
 
 /// What the admin API and tools read.

@@ -5,13 +5,17 @@
 //! Files: `args` (their command-line arguments), `input` (reading bodies, secrets and
 //! `Name: value` headers), `signer` (a scheme and secret from a preset or a configured endpoint,
 //! shared by `sign` and `send`), `curl` (a ready-to-paste curl command), `sign`, `send`,
-//! `explain` (the verdict, step by step) and `explain_text` (the verdict for humans).
+//! `explain` (the verdict, step by step), `explain_text` (the verdict for humans) and `presets`
+//! (`hookroute presets [show NAME]`: the built-in presets as the binary has them), and
+//! `run_fixtures` (`hookroute test`: the config's fixtures, offline).
 
 pub mod args;
 pub mod curl;
 pub mod explain;
 mod explain_text;
 pub mod input;
+pub mod presets;
+pub mod run_fixtures;
 pub mod send;
 pub mod sign;
 pub mod signer;

@@ -1,5 +1,6 @@
 //! Endpoints: path, signature scheme (a provider preset with overrides, or a scheme written out),
-//! secrets, event id and type sources, refusal policy, and rules.
+//! secrets, event id and type sources and their length cap, refusal policy, rules, and the
+//! headers stored with an event.
 
 use super::rules;
 use super::take;
@@ -11,11 +12,16 @@ use crate::config::ServerSettings;
 use crate::endpoint::Endpoint;
 use crate::handshake;
 use crate::source::ValueSource;
+use crate::stored_headers::StoredHeaders;
 use crate::target::Target;
 use indexmap::IndexMap;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
+
+/// Longest event id and type accepted unless `event.max_length` says otherwise: ids travel in
+/// the `x-hookroute-event-id` delivery header, and targets refuse long headers (431).
+pub const DEFAULT_MAX_EVENT_FIELD_LENGTH: usize = 1024;
 
 #[allow(clippy::too_many_arguments)]
 pub fn compile_all(
@@ -115,12 +121,14 @@ fn compile(
             "required: where the event id comes from, e.g. \"json:$.id\" or \"header:X-Delivery-Id\"",
         );
     }
-    let event_type = raw
-        .event
-        .event_type
-        .as_deref()
-        .or(preset_event.and_then(|p| p.event_type.as_deref()))
-        .and_then(|spec| source(Some(spec), &format!("{path}.event.type"), sink));
+    // `type: none`: the endpoint reads no type, even where its preset has a default that
+    // some of the provider's requests lack (a rule with `match.type` is then an error).
+    let event_type = match raw.event.event_type.as_deref() {
+        Some(NO_EVENT_TYPE) => None,
+        spec => spec
+            .or(preset_event.and_then(|p| p.event_type.as_deref()))
+            .and_then(|spec| source(Some(spec), &format!("{path}.event.type"), sink)),
+    };
 
     let status = raw.invalid_signature_status.unwrap_or(401);
     if !(400..=499).contains(&status) {
@@ -162,6 +170,14 @@ fn compile(
         Some(b) => b.0 as usize,
         None => server.max_body_size,
     };
+    let max_event_field_length = match raw.event.max_length {
+        Some(b) if b.0 == 0 => {
+            sink.push(format!("{path}.event.max_length"), "must be greater than 0");
+            0
+        }
+        Some(b) => usize::try_from(b.0).unwrap_or(usize::MAX),
+        None => DEFAULT_MAX_EVENT_FIELD_LENGTH,
+    };
     let rules = rules::compile_all(
         raw.rules,
         path,
@@ -192,11 +208,22 @@ fn compile(
         return None;
     }
     let verified = verified?;
+    let mut ordering: Vec<(Arc<str>, ValueSource)> = Vec::new();
+    for name in rules.iter().flat_map(|r| &r.targets) {
+        let source = targets.get(name).and_then(|t| t.ordering_key.clone());
+        if let Some(source) = source.filter(|_| ordering.iter().all(|(n, _)| n != name)) {
+            ordering.push((name.clone(), source));
+        }
+    }
+    let stored_headers =
+        StoredHeaders::for_endpoint(&verified.scheme, targets.values().map(|t| &**t));
     let needs_json = event_id.as_ref().is_some_and(ValueSource::needs_json)
         || event_type.as_ref().is_some_and(ValueSource::needs_json)
-        || rules.iter().any(|r| !r.when.is_empty());
+        || rules.iter().any(|r| !r.when.is_empty())
+        || ordering.iter().any(|(_, s)| s.needs_json());
     let needs_form = event_id.as_ref().is_some_and(ValueSource::needs_form)
-        || event_type.as_ref().is_some_and(ValueSource::needs_form);
+        || event_type.as_ref().is_some_and(ValueSource::needs_form)
+        || ordering.iter().any(|(_, s)| s.needs_form());
     Some(Endpoint {
         name: Arc::from(name.as_str()),
         path: raw.path,
@@ -213,6 +240,9 @@ fn compile(
         handshake,
         needs_form,
         public_url,
+        ordering,
+        max_event_field_length,
+        stored_headers,
     })
 }
 
@@ -244,6 +274,9 @@ fn public_url_error(url: &str) -> Option<String> {
     }
     None
 }
+
+/// `event: { type: none }`: the endpoint reads no event type.
+pub const NO_EVENT_TYPE: &str = "none";
 
 fn source(spec: Option<&str>, path: &str, sink: &mut ErrorSink) -> Option<ValueSource> {
     match ValueSource::parse(spec?) {

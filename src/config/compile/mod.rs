@@ -74,6 +74,18 @@ pub fn compile(
             "no endpoints: every request will be answered 404",
         );
     }
+    for (name, target) in &targets {
+        for header in target
+            .forward_headers
+            .iter()
+            .filter(|h| crate::stored_headers::is_credential(h))
+        {
+            warnings.push(
+                format!("targets.{name}.forward_headers"),
+                format!("{header} is a credential: it is never stored, so never forwarded"),
+            );
+        }
+    }
     for name in targets.keys() {
         let used = endpoints
             .iter()
@@ -83,15 +95,31 @@ pub fn compile(
         }
     }
 
+    let fixtures = raw.tests.map(|tests| match base_dir == Path::new(".") {
+        true => tests,
+        false => base_dir.join(tests),
+    });
+    if let Some(path) = fixtures.as_ref().filter(|p| !p.exists()) {
+        sink.push(
+            "tests",
+            format!(
+                "{} does not exist (a directory of fixtures, or one file)",
+                path.display()
+            ),
+        );
+    }
+
     if !sink.is_empty() {
         return Err(sink.into_vec());
     }
-    Ok(Config::assemble(
+    let mut config = Config::assemble(
         server,
         storage,
         admin,
         targets,
         endpoints,
         warnings.into_vec(),
-    ))
+    );
+    config.fixtures = fixtures;
+    Ok(config)
 }

@@ -1,11 +1,15 @@
-//! Targets: URL, headers (env-interpolated), timeout, concurrency, retry policy, outbound signing.
+//! Targets: URL, headers (env-interpolated), timeout, concurrency, retry policy, outbound signing,
+//! rate limit, circuit breaker and ordering key.
 
 use super::take;
 use crate::config::env::{interpolate, Environment};
 use crate::config::error::ErrorSink;
 use crate::config::raw::{Lenient, RawRetry, RawTarget};
 use crate::signature;
-use crate::target::{OutboundSigner, RetryPolicy, Target, DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT};
+use crate::target::{
+    BreakerPolicy, OutboundSigner, RateLimit, RetryPolicy, Target, DEFAULT_CONCURRENCY,
+    DEFAULT_COOL_DOWN, DEFAULT_TIMEOUT,
+};
 use indexmap::IndexMap;
 use reqwest::header::{HeaderName, HeaderValue};
 use std::path::Path;
@@ -111,6 +115,45 @@ fn compile(
             }
         }
     });
+    let rate_limit = raw.rate_limit.and_then(|r| {
+        let rpath = format!("{path}.rate_limit");
+        if !(r.per_second.is_finite() && r.per_second > 0.0) {
+            sink.push(format!("{rpath}.per_second"), "must be greater than 0");
+            return None;
+        }
+        if r.burst == Some(0) {
+            sink.push(format!("{rpath}.burst"), "must be at least 1");
+            return None;
+        }
+        Some(RateLimit {
+            per_second: r.per_second,
+            burst: r.burst.unwrap_or(r.per_second.ceil() as u32).max(1),
+        })
+    });
+    let breaker = raw.breaker.and_then(|b| {
+        let bpath = format!("{path}.breaker");
+        if b.failures == 0 {
+            sink.push(format!("{bpath}.failures"), "must be at least 1");
+            return None;
+        }
+        if b.cool_down.is_some_and(|d| d.is_zero()) {
+            sink.push(format!("{bpath}.cool_down"), "must be greater than 0");
+            return None;
+        }
+        Some(BreakerPolicy {
+            failures: b.failures,
+            cool_down: b.cool_down.unwrap_or(DEFAULT_COOL_DOWN),
+        })
+    });
+    let ordering_key = raw
+        .ordering
+        .and_then(|o| match crate::source::ValueSource::parse(&o.key) {
+            Ok(source) => Some(source),
+            Err(msg) => {
+                sink.push(format!("{path}.ordering.key"), msg);
+                None
+            }
+        });
     if sink.len() != before {
         return None;
     }
@@ -127,6 +170,9 @@ fn compile(
         concurrency: raw.concurrency.unwrap_or(DEFAULT_CONCURRENCY).max(1),
         retry,
         signing,
+        rate_limit,
+        breaker,
+        ordering_key,
     })
 }
 

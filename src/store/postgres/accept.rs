@@ -33,6 +33,8 @@ pub struct OwnedEvent {
     headers: Vec<u8>,
     body: Vec<u8>,
     targets: Vec<Arc<str>>,
+    /// One per target: its ordering key, if the target orders by key.
+    ordering_keys: Vec<Option<String>>,
 }
 
 impl From<NewEvent<'_>> for OwnedEvent {
@@ -45,6 +47,9 @@ impl From<NewEvent<'_>> for OwnedEvent {
             headers: encode_headers(&ev.headers),
             body: ev.body.to_vec(),
             targets: ev.targets.to_vec(),
+            ordering_keys: (0..ev.targets.len())
+                .map(|i| ev.ordering_keys.get(i).cloned().flatten())
+                .collect(),
         }
     }
 }
@@ -272,20 +277,25 @@ async fn commit(shared: &Shared, batch: &[&OwnedEvent]) -> Result<Vec<AcceptOutc
         let mut job_seqs = Vec::new();
         let mut job_targets: Vec<&str> = Vec::new();
         let mut job_ats = Vec::new();
+        let mut job_keys: Vec<Option<&str>> = Vec::new();
         for (i, seq) in &accepted {
-            for t in &ev(i).targets {
+            for (t, key) in ev(i).targets.iter().zip(&ev(i).ordering_keys) {
                 job_seqs.push(*seq);
                 job_targets.push(t);
                 job_ats.push(ev(i).received_at_ms);
+                job_keys.push(key.as_deref());
             }
         }
+        // Inserted in acceptance order, so ids order each key's jobs.
         sqlx::query(
-            "INSERT INTO hr_jobs (event_seq, target, created_at_ms, next_attempt_at_ms) \
-             SELECT s, t, a, a FROM UNNEST($1::int8[], $2::text[], $3::int8[]) AS x(s, t, a)",
+            "INSERT INTO hr_jobs (event_seq, target, created_at_ms, next_attempt_at_ms, ordering_key) \
+             SELECT s, t, a, a, k FROM UNNEST($1::int8[], $2::text[], $3::int8[], $4::text[]) \
+             WITH ORDINALITY AS x(s, t, a, k, n) ORDER BY n",
         )
         .bind(&job_seqs)
         .bind(&job_targets)
         .bind(&job_ats)
+        .bind(&job_keys)
         .execute(&mut *tx)
         .await?;
         sqlx::query("SELECT pg_notify($1, '')")

@@ -388,6 +388,15 @@ impl DeliveryQueue for PgStore {
         self.run(|s| async move { queue::depths(&s).await })
     }
 
+    fn set_paused(&self, target: &str, paused: bool) -> StoreFuture<()> {
+        let target = target.to_string();
+        self.run(move |s| async move { queue::set_paused(&s, &target, paused).await })
+    }
+
+    fn paused(&self) -> StoreFuture<Vec<String>> {
+        self.run(|s| async move { queue::paused(&s).await })
+    }
+
     fn wakeups(&self) -> Arc<Notify> {
         self.shared.wake.clone()
     }

@@ -56,11 +56,17 @@ pub async fn claim(s: &Shared, request: ClaimRequest) -> Result<Claimed, StoreEr
         tx.rollback().await.map_err(fail)?;
         return Ok(budget.into_claimed(Vec::new()));
     }
-    let due: Vec<(i64, String, i64)> = sqlx::query_as(
-        "SELECT id, target, next_attempt_at_ms FROM hr_jobs \
-         WHERE state = 0 AND next_attempt_at_ms <= $1 \
-           AND (lease_expires_ms IS NULL OR lease_expires_ms <= $1) \
-         ORDER BY next_attempt_at_ms, id LIMIT $2",
+    // `held`: an earlier job of the same target and ordering key is still pending (in flight
+    // included), so this one waits its turn (`key_allows`).
+    let due: Vec<(i64, String, i64, bool)> = sqlx::query_as(
+        "SELECT j.id, j.target, j.next_attempt_at_ms, \
+                (j.ordering_key IS NOT NULL AND EXISTS ( \
+                    SELECT 1 FROM hr_jobs e WHERE e.state = 0 AND e.target = j.target \
+                      AND e.ordering_key = j.ordering_key AND e.id < j.id)) AS held \
+         FROM hr_jobs j \
+         WHERE j.state = 0 AND j.next_attempt_at_ms <= $1 \
+           AND (j.lease_expires_ms IS NULL OR j.lease_expires_ms <= $1) \
+         ORDER BY j.next_attempt_at_ms, j.id LIMIT $2",
     )
     .bind(now)
     .bind(request.limit as i64)
@@ -68,7 +74,11 @@ pub async fn claim(s: &Shared, request: ClaimRequest) -> Result<Claimed, StoreEr
     .await
     .map_err(fail)?;
     let mut picked: Vec<i64> = Vec::new();
-    for (id, target, at) in &due {
+    for (id, target, at, held) in &due {
+        if *held {
+            budget.hold(target, *at as u64);
+            continue;
+        }
         match budget.pick(target, *at as u64) {
             ScanPick::Leave => continue,
             ScanPick::Take => picked.push(*id),
@@ -362,4 +372,27 @@ pub async fn depths(s: &Shared) -> Result<Vec<(Arc<str>, TargetJobs)>, StoreErro
     let mut out: Vec<_> = out.into_iter().collect();
     out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
+}
+
+/// Marks `target` paused or not, for every instance.
+pub async fn set_paused(shared: &Shared, target: &str, paused: bool) -> Result<(), StoreError> {
+    let query = if paused {
+        "INSERT INTO hr_paused (target) VALUES ($1) ON CONFLICT DO NOTHING"
+    } else {
+        "DELETE FROM hr_paused WHERE target = $1"
+    };
+    sqlx::query(query)
+        .bind(target)
+        .execute(&shared.pool)
+        .await
+        .map_err(|e| shared.fail("recording a pause", e))?;
+    Ok(())
+}
+
+/// The paused targets, sorted by name.
+pub async fn paused(shared: &Shared) -> Result<Vec<String>, StoreError> {
+    sqlx::query_scalar("SELECT target FROM hr_paused ORDER BY target")
+        .fetch_all(&shared.pool)
+        .await
+        .map_err(|e| shared.fail("reading the paused targets", e))
 }

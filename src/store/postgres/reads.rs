@@ -10,7 +10,7 @@ use sqlx::Row;
 
 /// The columns [`job_of`] reads, in its order.
 pub const JOB_COLUMNS: &str = "event_seq, target, created_at_ms, state, finished_at_ms, \
-     dead_reason, attempts, next_attempt_at_ms";
+     dead_reason, attempts, next_attempt_at_ms, ordering_key";
 
 /// A job from [`JOB_COLUMNS`] starting at column `at`.
 pub fn job_of(row: &PgRow, at: usize) -> Result<Job, sqlx::Error> {
@@ -32,6 +32,7 @@ pub fn job_of(row: &PgRow, at: usize) -> Result<Job, sqlx::Error> {
         },
         attempts: row.try_get::<i32, _>(at + 6)? as u32,
         next_attempt_at_ms: row.try_get::<i64, _>(at + 7)? as u64,
+        ordering_key: row.try_get(at + 8)?,
     })
 }
 

@@ -7,13 +7,22 @@ use sqlx::SqlSafeStr;
 
 /// Every migration, in order. A released migration is never edited: a change is a new file.
 fn migrator() -> Migrator {
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        "init".into(),
-        MigrationType::Simple,
-        include_str!("migrations/0001_init.sql").into_sql_str(),
-        false,
-    )])
+    Migrator::with_migrations(vec![
+        Migration::new(
+            1,
+            "init".into(),
+            MigrationType::Simple,
+            include_str!("migrations/0001_init.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            2,
+            "ordering and pause".into(),
+            MigrationType::Simple,
+            include_str!("migrations/0002_ordering_and_pause.sql").into_sql_str(),
+            false,
+        ),
+    ])
 }
 
 /// Applies the migrations not yet applied; returns the versions it applied now.

@@ -1,17 +1,19 @@
 //! The ingest writer: one thread owns every accept and every fsync. A request hands its prepared
 //! event over a channel with a oneshot and awaits. The thread takes everything queued at that
-//! moment (up to [`MAX_BATCH`]), writes all the accepts in ONE sled transaction
+//! moment (up to [`MAX_BATCH`]), writes all the accepts in ONE atomic sled batch
 //! ([`write_batch`]), then calls sled's `flush()` (which on Linux only issues `sync_file_range`)
-//! and `fdatasync`s sled's log file ONCE, then answers every waiter with its own outcome, moves
-//! the metrics' job counts and wakes the dispatcher. A storage error fails the whole batch: every
-//! waiter gets it (and answers 503). One transaction and one fsync serve many requests, and
-//! concurrent requests no longer conflict and retry against each other inside sled.
+//! and `fdatasync`s sled's log file ONCE, then puts the new jobs in the in-memory due index (so
+//! the dispatcher sees them once they are durable, or once written if the fsync failed: the
+//! requests were answered 503 and a delivery of an unacknowledged event is harmless), answers
+//! every waiter with its own outcome and wakes the dispatcher. A storage error fails the whole
+//! batch: every waiter gets it (and answers 503). One write and one fsync serve many requests,
+//! and concurrent requests never conflict inside sled.
 //!
 //! A bare durability wait ([`IngestWriter::sync`]) rides the same batches: it resolves once
 //! everything written before it is on disk.
 
-use super::accept_batch::{no_fault, write_batch, FaultHook, IngestTrees, PreparedAccept};
-use super::job_counts::JobCounts;
+use super::accept_batch::{no_fault, write_batch, DedupWindow, FaultHook, PreparedAccept};
+use super::index::Index;
 use crate::store::{AcceptOutcome, StoreError};
 use std::fs::File;
 use std::path::Path;
@@ -40,12 +42,12 @@ pub struct CommitStats {
     pub observer: std::sync::OnceLock<Box<dyn Fn(usize) + Send + Sync>>,
 }
 
-/// What the writer thread needs besides the trees.
+/// What the writer thread needs.
 pub(crate) struct WriterParts {
     pub db: sled::Db,
-    pub trees: IngestTrees,
-    pub dedup_ttl_ms: u64,
-    pub job_counts: Arc<JobCounts>,
+    pub tree: sled::Tree,
+    pub dedup: DedupWindow,
+    pub index: Arc<Index>,
     pub wake: Arc<tokio::sync::Notify>,
 }
 
@@ -160,7 +162,7 @@ pub(crate) fn stopped() -> StoreError {
     StoreError::storage("the ingest writer has stopped")
 }
 
-/// One batch: the transaction, the counts of what it stored, then flush + fdatasync.
+/// One batch: the write, flush + fdatasync, and the new jobs into the due index.
 fn commit(
     parts: &WriterParts,
     file: &File,
@@ -170,23 +172,37 @@ fn commit(
     let outcomes = if accepts.is_empty() {
         vec![]
     } else {
-        write_batch(&parts.trees, accepts, parts.dedup_ttl_ms, fault)?
+        write_batch(&parts.tree, accepts, parts.dedup, fault)?
     };
-    // Counted once in the trees (the dispatcher may take the jobs from now on), fsync or not.
-    for (ev, outcome) in accepts.iter().zip(&outcomes) {
+    let durable = parts
+        .db
+        .flush()
+        .map_err(|e| StoreError::caused("flush", e))
+        .and_then(|_| {
+            file.sync_data()
+                .map_err(|e| StoreError::caused("fdatasync", e))
+        });
+    // Indexed even when the fsync failed: the records are in the tree (the requests are
+    // answered 503, the provider's retry is then a duplicate), and a job in the tree must be in
+    // the due order or it would wait for the next start to be delivered.
+    index_accepted(&parts.index, accepts, &outcomes);
+    durable.map(|()| outcomes)
+}
+
+/// Puts the jobs of the accepted events of a written batch in the due index.
+pub(crate) fn index_accepted(
+    index: &Index,
+    accepts: &[PreparedAccept],
+    outcomes: &[AcceptOutcome],
+) {
+    let mut index = index.lock();
+    for (ev, outcome) in accepts.iter().zip(outcomes) {
         if matches!(outcome, AcceptOutcome::Accepted { .. }) {
-            for target in &ev.targets {
-                parts.job_counts.add(target, 1, 0);
+            for (id, target, key) in ev.job_ids() {
+                index.pending(id, ev.accepted_at_ms, target.clone(), key.cloned());
             }
         }
     }
-    parts
-        .db
-        .flush()
-        .map_err(|e| StoreError::caused("flush", e))?;
-    file.sync_data()
-        .map_err(|e| StoreError::caused("fdatasync", e))?;
-    Ok(outcomes)
 }
 
 impl Drop for IngestWriter {
@@ -215,6 +231,7 @@ mod tests {
             headers: vec![],
             body: id.as_bytes(),
             targets,
+            ordering_keys: &[],
         }
     }
 
@@ -260,7 +277,7 @@ mod tests {
             assert_eq!(accepted[&id], seq, "a duplicate points at the first copy");
         }
         assert_eq!(store.counts().events, 20);
-        assert_eq!(store.job_counts.of("t").pending, 20);
+        assert_eq!(store.index.of("t").pending, 20);
         let stats = store.commit_stats();
         assert_eq!(stats.waiters.load(Ordering::Relaxed), 60);
     }
@@ -269,22 +286,26 @@ mod tests {
     async fn a_storage_error_answers_every_waiter_and_stores_nothing_of_the_batch() {
         let dir = tempfile::tempdir().unwrap();
         let db = sled::open(dir.path()).unwrap();
-        let trees = IngestTrees::open(&db).unwrap();
-        let job_counts = Arc::new(JobCounts::default());
+        let tree = db.open_tree("t").unwrap();
+        let index = Arc::new(Index::default());
         let parts = WriterParts {
             db: db.clone(),
-            trees: trees.clone(),
-            dedup_ttl_ms: 60_000,
-            job_counts: job_counts.clone(),
+            tree: tree.clone(),
+            dedup: DedupWindow {
+                ttl_ms: 60_000,
+                bucket_ms: 60_000,
+            },
+            index: index.clone(),
             wake: Default::default(),
         };
+        let seq = std::sync::atomic::AtomicU64::new(1);
         // Every event is written into the transaction, then the batch fails at its last one.
         let fail = Box::new(|_: usize| Err(StoreError::storage("No space left on device")));
         let writer = IngestWriter::start_with_fault(parts, &dir.path().join("db"), fail).unwrap();
         let targets: Vec<Arc<str>> = vec!["t".into()];
         let replies: Vec<_> = (0..10)
             .map(|i| {
-                let ev = PreparedAccept::prepare(&db, event(&format!("e{i}"), &targets)).unwrap();
+                let ev = PreparedAccept::prepare(&seq, event(&format!("e{i}"), &targets)).unwrap();
                 writer.accept(ev)
             })
             .collect();
@@ -292,10 +313,8 @@ mod tests {
             let err = reply.await.unwrap().expect_err("the batch failed");
             assert_eq!(err.to_string(), "storage failure: No space left on device");
         }
-        for tree in trees.all() {
-            assert!(tree.is_empty());
-        }
-        assert_eq!(job_counts.of("t").pending, 0);
+        assert!(tree.is_empty());
+        assert_eq!(index.of("t").pending, 0);
         assert!(writer.stats.failures.load(Ordering::Relaxed) >= 1);
     }
 }

@@ -1,19 +1,24 @@
-//! The sled engine: every store trait implemented on sled 0.34, on-disk format v1. Trees: `events` (seq -> event), `bodies` (seq+chunk ->
-//! bytes), `dedup` (endpoint\0id -> seq+time), `jobs` (job id -> job), `due` (time+job id, the
-//! dispatcher's queue), `event_jobs` (seq+job id -> empty: an event's jobs), `attempts` (job
-//! id+attempt no -> attempt), `dead` (job id -> empty, the dead-letter list). Every accept of the
-//! ingress goes through the ingest writer (`ingest_writer`: batched transactions, one fsync per
-//! batch); durability comes from that thread, never from sled alone. The trait methods
-//! (`seam`) run the engine's blocking calls on tokio's blocking pool; claims are leases kept in
-//! memory (`leases`): one process owns a sled store, so a lease dies with it and its job is due
-//! again at the next start.
+//! The sled engine: every store trait implemented on sled 0.34, on-disk layout v2 (`keys`): one
+//! tree, one atomic batch per group commit, at most three records per accepted single-target
+//! event (dedup marker, event with its body inline, job). Two threads write: the ingest writer
+//! (`ingest_writer`: batched accepts, one fsync per batch; durability comes from that thread,
+//! never from sled alone) and the queue writer (`queue_writer`: every change to an existing job,
+//! many attempts per batch, no fsync wait). What can be rebuilt is rebuilt at open (`index`: due
+//! order, dead letters, counts). The trait methods (`seam`) run the blocking calls on tokio's
+//! blocking pool; claims are leases kept in memory (one process owns a sled store, so a lease
+//! dies with it and its job is due again at the next start). A v1 store is migrated at open
+//! (`migrate`).
 //!
 //! No sled type leaves this module.
 
 mod accept_batch;
+mod index;
 pub mod ingest_writer;
-mod job_counts;
+mod keys;
+mod migrate;
 mod queue;
+mod queue_ops;
+mod queue_writer;
 mod records;
 mod retention;
 mod seam;
@@ -21,9 +26,11 @@ mod seam;
 pub use ingest_writer::CommitStats;
 pub use retention::PRUNE_BATCH;
 
-use self::accept_batch::{no_fault, write_batch, IngestTrees, PreparedAccept};
-use self::ingest_writer::{stopped, IngestWriter, WriterParts};
-use self::job_counts::JobCounts;
+use self::accept_batch::{no_fault, write_batch, DedupWindow, PreparedAccept};
+use self::index::Index;
+use self::ingest_writer::{index_accepted, stopped, IngestWriter, WriterParts};
+use self::keys::*;
+use self::queue_writer::{QueueParts, QueueWriter};
 use self::records::*;
 use super::leases::Leases;
 use super::quota::{free_space, DiskUsage, SpaceLimits};
@@ -31,6 +38,7 @@ use super::{AcceptOutcome, NewEvent, StoreCounts, StoreError};
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use std::path::Path;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,26 +50,24 @@ pub const COMMIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// backlog under 150 MiB.
 pub const DEFAULT_CACHE_SIZE: u64 = 32 << 20;
 
+/// The tree layout v2 keeps everything in.
+const TREE: &str = "v2";
+
 /// A sled store. Cloning it clones handles: every clone is the same store.
 #[derive(Clone)]
 pub struct SledStore {
     db: sled::Db,
-    pub(crate) events: sled::Tree,
-    pub(crate) bodies: sled::Tree,
-    pub(crate) dedup: sled::Tree,
-    pub(crate) jobs: sled::Tree,
-    pub(crate) due: sled::Tree,
-    pub(crate) event_jobs: sled::Tree,
-    pub(crate) attempts: sled::Tree,
-    pub(crate) dead: sled::Tree,
+    pub(crate) tree: sled::Tree,
     /// Notified after each accepted event (and each requeue), so the dispatcher wakes at once.
     pub(crate) wake: Arc<tokio::sync::Notify>,
-    /// Pending and dead jobs per target, for the metrics (seeded at open, moved by each change).
-    pub(crate) job_counts: Arc<JobCounts>,
+    /// Due order, dead letters and counts, rebuilt at open.
+    pub(crate) index: Arc<Index>,
     /// Claims in force (this process's dispatcher holds them).
     pub(crate) leases: Arc<Leases>,
-    dedup_ttl_ms: u64,
+    pub(crate) next_seq: Arc<AtomicU64>,
+    pub(crate) dedup: DedupWindow,
     writer: Arc<IngestWriter>,
+    pub(crate) queue: Arc<QueueWriter>,
     usage: Arc<DiskUsage>,
     free: Arc<DiskUsage>,
     dir: Arc<Path>,
@@ -74,7 +80,8 @@ impl SledStore {
         Self::open_with_cache(dir, dedup_ttl, DEFAULT_CACHE_SIZE)
     }
 
-    /// Opens (or creates) the store in `dir`, with sled's page cache at `cache_size` bytes.
+    /// Opens (or creates) the store in `dir`, with sled's page cache at `cache_size` bytes. A
+    /// store in layout v1 is migrated to v2 first (logged).
     pub fn open_with_cache(
         dir: &Path,
         dedup_ttl: Duration,
@@ -90,58 +97,56 @@ impl SledStore {
             .map_err(|e| {
                 StoreError::caused(format!("cannot open the store in {}", dir.display()), e)
             })?;
-        let trees = IngestTrees::open(&db).map_err(engine_error)?;
+        let tree = db.open_tree(TREE).map_err(engine_error)?;
+        let ttl_ms = (dedup_ttl.as_millis() as u64).max(1);
+        let bucket_ms = match read_meta(&tree, DEDUP_BUCKET)? {
+            Some(ms) => ms.max(1),
+            None => {
+                // Fixed when the store is created: a later dedup_ttl reads more or fewer buckets.
+                tree.insert(DEDUP_BUCKET, &ttl_ms.max(1000).to_be_bytes()[..])
+                    .map_err(engine_error)?;
+                ttl_ms.max(1000)
+            }
+        };
+        let dedup = DedupWindow { ttl_ms, bucket_ms };
+        migrate::to_v2(&db, &tree, dedup, &dir.join("db"))?;
+        let index = Arc::new(Index::default());
+        let next_seq = rebuild(&tree, &index)?;
         let wake = Arc::new(tokio::sync::Notify::new());
-        let job_counts = Arc::new(JobCounts::default());
-        let dedup_ttl_ms = dedup_ttl.as_millis() as u64;
+        let leases = Arc::new(Leases::default());
         let parts = WriterParts {
             db: db.clone(),
-            trees: trees.clone(),
-            dedup_ttl_ms,
-            job_counts: job_counts.clone(),
+            tree: tree.clone(),
+            dedup,
+            index: index.clone(),
             wake: wake.clone(),
         };
         let writer = IngestWriter::start(parts, &dir.join("db"))
             .map_err(|e| StoreError::caused("cannot open sled's log file", e))?;
-        let store = Self {
-            events: trees.events,
-            bodies: trees.bodies,
-            dedup: trees.dedup,
-            jobs: trees.jobs,
-            due: trees.due,
-            event_jobs: trees.event_jobs,
-            attempts: db.open_tree("attempts").map_err(engine_error)?,
-            dead: db.open_tree("dead").map_err(engine_error)?,
-            wake,
-            job_counts,
-            leases: Arc::new(Leases::default()),
+        let queue = QueueWriter::start(QueueParts {
+            tree: tree.clone(),
+            index: index.clone(),
+            leases: leases.clone(),
+            wake: wake.clone(),
+        })
+        .map_err(|e| StoreError::caused("cannot start the queue writer", e))?;
+        Ok(Self {
             db,
-            dedup_ttl_ms,
+            tree,
+            wake,
+            index,
+            leases,
+            next_seq: Arc::new(AtomicU64::new(next_seq)),
+            dedup,
             writer: Arc::new(writer),
+            queue: Arc::new(queue),
             usage: Arc::default(),
             free: Arc::default(),
             dir: Arc::from(dir),
-        };
-        store.seed_job_counts()?;
-        Ok(store)
+        })
     }
 
-    /// One scan of the job records at open: the counts the metrics then keep up to date.
-    fn seed_job_counts(&self) -> Result<(), StoreError> {
-        for kv in self.jobs.iter() {
-            let (k, v) = kv.map_err(engine_error)?;
-            let id = read_u64(&k).unwrap_or_default();
-            let job = decode_job(id, &v)?;
-            match job.state {
-                JobStateV1::Pending => self.job_counts.add(&job.target, 1, 0),
-                JobStateV1::Dead { .. } => self.job_counts.add(&job.target, 0, 1),
-                JobStateV1::Delivered { .. } => {}
-            }
-        }
-        Ok(())
-    }
-
-    /// Reports each group commit's size (requests served by one transaction and one fsync).
+    /// Reports each group commit's size (requests served by one batch and one fsync).
     pub fn observe_commits(&self, observe: Box<dyn Fn(usize) + Send + Sync>) {
         let _ = self.writer.stats.observer.set(observe);
     }
@@ -150,9 +155,9 @@ impl SledStore {
         self.writer.stats.clone()
     }
 
-    pub(crate) fn event(&self, seq: u64) -> Result<Option<EventV1>, StoreError> {
-        self.events
-            .get(seq_key(seq))
+    pub(crate) fn event(&self, seq: u64) -> Result<Option<EventV2>, StoreError> {
+        self.tree
+            .get(event_key(seq))
             .map_err(engine_error)?
             .map(|v| decode_event(seq, &v))
             .transpose()
@@ -160,53 +165,48 @@ impl SledStore {
 
     /// The event's body (empty if it is gone).
     pub fn body(&self, seq: u64) -> Result<Vec<u8>, StoreError> {
-        let mut body = Vec::new();
-        for chunk in self.bodies.scan_prefix(seq_key(seq)) {
-            body.extend_from_slice(&chunk.map_err(engine_error)?.1);
+        let Some(event) = self.event(seq)? else {
+            return Ok(Vec::new());
+        };
+        if let Some(body) = event.body {
+            return Ok(body);
+        }
+        let mut body = Vec::with_capacity(event.body_len as usize);
+        for chunk in self.tree.scan_prefix(body_prefix(seq)).values() {
+            body.extend_from_slice(&chunk.map_err(engine_error)?);
         }
         Ok(body)
     }
 
-    /// The event accepted for `(endpoint, event id)`, if any.
+    /// The event accepted for `(endpoint, event id)` the store still remembers, if any.
     pub fn find_event(&self, endpoint: &str, event_id: &str) -> Result<Option<u64>, StoreError> {
-        Ok(self
-            .dedup
-            .get(dedup_key(endpoint, event_id))
-            .map_err(engine_error)?
-            .and_then(|v| parse_dedup_value(&v))
-            .map(|(seq, _)| seq))
+        let newest = self
+            .tree
+            .range(dedup_bucket_start(0)..dedup_bucket_start(u64::MAX))
+            .keys()
+            .next_back()
+            .transpose()
+            .map_err(engine_error)?;
+        let Some(bucket) = newest.as_deref().and_then(bucket_of) else {
+            return Ok(None);
+        };
+        // Markers are pruned a window after they expire: two windows back reach every one.
+        let span = 2 * self.dedup.ttl_ms.div_ceil(self.dedup.bucket_ms) + 1;
+        let newest_ms = bucket.saturating_mul(self.dedup.bucket_ms);
+        self.dedup
+            .find(&self.tree, endpoint, event_id, newest_ms, span)
     }
 
-    /// The jobs of one event, in id order (through the `event_jobs` index).
-    pub(crate) fn jobs_of(&self, seq: u64) -> Result<Vec<(u64, JobV1)>, StoreError> {
-        let mut out = Vec::new();
-        for kv in self.event_jobs.scan_prefix(seq_key(seq)) {
-            let (k, _) = kv.map_err(engine_error)?;
-            let id = read_u64(&k[8..]).unwrap_or_default();
-            if let Some(v) = self.jobs.get(seq_key(id)).map_err(engine_error)? {
-                out.push((id, decode_job(id, &v)?));
-            }
-        }
-        Ok(out)
-    }
-
-    /// Removes dedup markers older than the window; returns how many.
-    pub(crate) fn prune_dedup(&self, now_ms: u64) -> Result<usize, StoreError> {
-        let mut removed = 0;
-        for kv in self.dedup.iter() {
-            let (k, v) = kv.map_err(engine_error)?;
-            if parse_dedup_value(&v)
-                .is_some_and(|(_, at)| at.saturating_add(self.dedup_ttl_ms) <= now_ms)
-            {
-                // Only remove if unchanged since read (a new acceptance may have replaced it).
-                let _ = self
-                    .dedup
-                    .compare_and_swap(k, Some(v), None as Option<&[u8]>)
-                    .map_err(engine_error)?;
-                removed += 1;
-            }
-        }
-        Ok(removed)
+    /// The jobs of one event, in id order (its key prefix).
+    pub(crate) fn jobs_of(&self, seq: u64) -> Result<Vec<(u64, JobV2)>, StoreError> {
+        self.tree
+            .scan_prefix(jobs_prefix(seq))
+            .map(|kv| {
+                let (k, v) = kv.map_err(engine_error)?;
+                let id = read_u64(&k[1..]).unwrap_or_default();
+                Ok((id, decode_job(id, &v)?))
+            })
+            .collect()
     }
 
     /// The store's size on disk, as sled counts it (its data file and blobs), cached for
@@ -229,15 +229,14 @@ impl SledStore {
 
     /// How many events, jobs and queued jobs the store holds.
     pub fn counts(&self) -> StoreCounts {
+        let count = |prefix: u8| self.tree.scan_prefix([prefix]).count();
         StoreCounts {
-            events: self.events.len(),
-            jobs: self.jobs.len(),
-            queued: self.due.len(),
+            events: count(EVENT),
+            jobs: count(JOB),
+            queued: self.index.lock().due.len(),
         }
     }
-}
 
-impl SledStore {
     /// Bytes of every key and value in every tree: the logical size the data takes, to compare
     /// with the size on disk (the soak's space amplification).
     pub fn logical_size(&self) -> Result<u64, StoreError> {
@@ -258,26 +257,61 @@ pub(crate) fn engine_error(e: sled::Error) -> StoreError {
     StoreError::caused("sled", e)
 }
 
+fn read_meta(tree: &sled::Tree, key: &[u8]) -> Result<Option<u64>, StoreError> {
+    Ok(tree
+        .get(key)
+        .map_err(engine_error)?
+        .as_deref()
+        .and_then(read_u64))
+}
+
+/// Rebuilds the in-memory index from the job records; returns the next event seq.
+fn rebuild(tree: &sled::Tree, index: &Index) -> Result<u64, StoreError> {
+    let mut state = index.lock();
+    let mut targets: std::collections::HashMap<String, Arc<str>> = Default::default();
+    for kv in tree.scan_prefix([JOB]) {
+        let (k, v) = kv.map_err(engine_error)?;
+        let id = read_u64(&k[1..]).unwrap_or_default();
+        let job = decode_job(id, &v)?;
+        let target = targets
+            .entry(job.target.clone())
+            .or_insert_with(|| Arc::from(job.target.as_str()))
+            .clone();
+        match job.state {
+            JobStateV1::Pending => state.pending(
+                id,
+                job.next_attempt_at_ms,
+                target,
+                job.ordering_key.as_deref().map(Arc::from),
+            ),
+            JobStateV1::Dead { .. } => {
+                state.pending(id, 0, target.clone(), None);
+                state.died(id, 0, &target);
+            }
+            JobStateV1::Delivered { .. } => {}
+        }
+    }
+    let last_event = tree
+        .range(event_key(0)..=event_key(u64::MAX))
+        .keys()
+        .next_back()
+        .transpose()
+        .map_err(engine_error)?
+        .and_then(|k| read_u64(&k[1..]));
+    let recorded = read_meta(tree, NEXT_SEQ)?.unwrap_or(1);
+    Ok(recorded.max(last_event.map_or(1, |s| s + 1)).max(1))
+}
+
 impl SledStore {
-    /// Stores one event in its own transaction, outside the ingest writer, and does NOT wait for
-    /// it to be durable (call [`SledStore::durable`]). For tools, tests and benchmarks that fill a
+    /// Stores one event with its own batch, outside the ingest writer, and does NOT wait for it
+    /// to be durable (call [`SledStore::durable`]). For tools, tests and benchmarks that fill a
     /// store; the ingress uses `IngestStore::accept_durable`.
     pub fn accept(&self, ev: NewEvent<'_>) -> Result<AcceptOutcome, StoreError> {
-        let prepared = PreparedAccept::prepare(&self.db, ev)?;
-        let outcome = write_batch(
-            &self.ingest_trees(),
-            std::slice::from_ref(&prepared),
-            self.dedup_ttl_ms,
-            &no_fault,
-        )?
-        .remove(0);
-        if matches!(outcome, AcceptOutcome::Accepted { .. }) {
-            for target in &prepared.targets {
-                self.job_counts.add(target, 1, 0);
-            }
-            self.wake.notify_one();
-        }
-        Ok(outcome)
+        let prepared = [PreparedAccept::prepare(&self.next_seq, ev)?];
+        let outcomes = write_batch(&self.tree, &prepared, self.dedup, &no_fault)?;
+        index_accepted(&self.index, &prepared, &outcomes);
+        self.wake.notify_one();
+        Ok(outcomes[0])
     }
 
     /// Resolves once every write made before the call is durable on disk; gives up after
@@ -291,39 +325,13 @@ impl SledStore {
         .boxed()
     }
 
-    fn ingest_trees(&self) -> IngestTrees {
-        IngestTrees {
-            events: self.events.clone(),
-            bodies: self.bodies.clone(),
-            dedup: self.dedup.clone(),
-            jobs: self.jobs.clone(),
-            due: self.due.clone(),
-            event_jobs: self.event_jobs.clone(),
-        }
-    }
-}
-
-/// Gives up after [`COMMIT_TIMEOUT`]: a write or flush that never returns (sled after ENOSPC)
-/// must end in a 503, not in a request that hangs.
-async fn within_commit_timeout<T>(
-    wait: impl std::future::Future<Output = Result<T, StoreError>>,
-) -> Result<T, StoreError> {
-    match tokio::time::timeout(COMMIT_TIMEOUT, wait).await {
-        Ok(answer) => answer,
-        Err(_) => Err(StoreError::storage(format!(
-            "the write was not made durable within {COMMIT_TIMEOUT:?}"
-        ))),
-    }
-}
-
-impl SledStore {
     pub(crate) fn accept_through_writer(
         &self,
         ev: NewEvent<'_>,
     ) -> BoxFuture<'static, Result<AcceptOutcome, StoreError>> {
         // Space checks (quota, free space) run before this, in the pipeline through
         // `IngestStore::check_space`: nothing refused is handed to the writer.
-        let written = PreparedAccept::prepare(&self.db, ev).map(|ev| self.writer.accept(ev));
+        let written = PreparedAccept::prepare(&self.next_seq, ev).map(|ev| self.writer.accept(ev));
         async move {
             match written {
                 Ok(reply) => {
@@ -358,5 +366,18 @@ impl SledStore {
             }
         }
         Ok(())
+    }
+}
+
+/// Gives up after [`COMMIT_TIMEOUT`]: a write or flush that never returns (sled after ENOSPC)
+/// must end in a 503, not in a request that hangs.
+async fn within_commit_timeout<T>(
+    wait: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    match tokio::time::timeout(COMMIT_TIMEOUT, wait).await {
+        Ok(answer) => answer,
+        Err(_) => Err(StoreError::storage(format!(
+            "the write was not made durable within {COMMIT_TIMEOUT:?}"
+        ))),
     }
 }

@@ -1,15 +1,47 @@
 //! What the store keeps on disk, versioned: each record is an enum whose variant is its format
-//! version, so a later release can read what an earlier one wrote. Keys are big-endian integers
-//! so that sled's ordering is numeric ordering.
+//! version, so a later release can read what an earlier one wrote (postcard encodes the variant's
+//! index first: new variants go at the end). Layout v2 writes `EventV2` and `JobV2`; the v1
+//! records (`EventV1` with its body in chunks, `JobV1`) are read only to migrate a v1 store
+//! (`migrate`). Attempts kept their v1 shape. Keys are in `keys`.
 
 use crate::store::model::{Attempt, Event, Job, JobState};
 use crate::store::StoreError;
 use serde::{Deserialize, Serialize};
 
-/// An accepted event. The body is kept apart, in chunks (see `BODY_CHUNK`).
+/// An accepted event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum StoredEvent {
+    /// v1: the body apart, in chunks.
     V1(EventV1),
+    /// v2: headers and body inline, chunked only past [`INLINE_BODY_LIMIT`].
+    V2(EventV2),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventV2 {
+    pub endpoint: String,
+    pub event_id: String,
+    pub event_type: Option<String>,
+    pub received_at_ms: u64,
+    /// Request headers as stored (names lower-case).
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub body_len: u64,
+    /// The body when it is at most [`INLINE_BODY_LIMIT`]; `None` when it is in `body_chunks`
+    /// chunk records.
+    pub body: Option<Vec<u8>>,
+    pub body_chunks: u32,
+}
+
+/// One delivery of one event to one target; the event is the top 48 bits of the job's id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobV2 {
+    pub target: String,
+    pub created_at_ms: u64,
+    pub state: JobStateV1,
+    pub attempts: u32,
+    pub next_attempt_at_ms: u64,
+    /// The target's ordering key for this job's event, if the target orders by key.
+    pub ordering_key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,6 +60,7 @@ pub struct EventV1 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum StoredJob {
     V1(JobV1),
+    V2(JobV2),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -72,6 +105,11 @@ pub struct AttemptV1 {
 /// without fsync, so keeping every value inline in the log keeps one fdatasync sufficient.
 pub const BODY_CHUNK: usize = 32 * 1024;
 
+/// Bodies up to this size are stored inside their event record: with the headers, the record
+/// stays well under sled's blob threshold (segment size / 4 = 128 KiB by default). Larger
+/// bodies go to [`BODY_CHUNK`] records.
+pub const INLINE_BODY_LIMIT: usize = 64 * 1024;
+
 pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     postcard::to_allocvec(value).expect("in-memory serialization cannot fail")
 }
@@ -80,17 +118,56 @@ pub fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, postcard::Er
     postcard::from_bytes(bytes)
 }
 
-pub fn decode_event(seq: u64, bytes: &[u8]) -> Result<EventV1, StoreError> {
+/// A v1 event record (migration only).
+pub fn decode_event_v1(seq: u64, bytes: &[u8]) -> Result<EventV1, StoreError> {
     match decode::<StoredEvent>(bytes) {
         Ok(StoredEvent::V1(e)) => Ok(e),
+        Ok(StoredEvent::V2(_)) => Err(StoreError::Corrupt {
+            what: format!("event {seq}: a v2 record in a v1 tree"),
+            cause: None,
+        }),
         Err(e) => Err(corrupt(format!("event {seq}"), e)),
     }
 }
 
-pub fn decode_job(id: u64, bytes: &[u8]) -> Result<JobV1, StoreError> {
+/// A v1 job record (migration only).
+pub fn decode_job_v1(id: u64, bytes: &[u8]) -> Result<JobV1, StoreError> {
     match decode::<StoredJob>(bytes) {
         Ok(StoredJob::V1(j)) => Ok(j),
+        Ok(StoredJob::V2(_)) => Err(StoreError::Corrupt {
+            what: format!("job {id}: a v2 record in a v1 tree"),
+            cause: None,
+        }),
         Err(e) => Err(corrupt(format!("job {id}"), e)),
+    }
+}
+
+pub fn decode_event(seq: u64, bytes: &[u8]) -> Result<EventV2, StoreError> {
+    match decode::<StoredEvent>(bytes) {
+        Ok(StoredEvent::V2(e)) => Ok(e),
+        Ok(StoredEvent::V1(_)) => Err(StoreError::Corrupt {
+            what: format!("event {seq}: a v1 record in the v2 layout"),
+            cause: None,
+        }),
+        Err(e) => Err(corrupt(format!("event {seq}"), e)),
+    }
+}
+
+pub fn decode_job(id: u64, bytes: &[u8]) -> Result<JobV2, StoreError> {
+    match decode::<StoredJob>(bytes) {
+        Ok(StoredJob::V2(j)) => Ok(j),
+        Ok(StoredJob::V1(_)) => Err(StoreError::Corrupt {
+            what: format!("job {id}: a v1 record in the v2 layout"),
+            cause: None,
+        }),
+        Err(e) => Err(corrupt(format!("job {id}"), e)),
+    }
+}
+
+pub fn decode_attempt(job: u64, bytes: &[u8]) -> Result<AttemptV1, StoreError> {
+    match decode::<StoredAttempt>(bytes) {
+        Ok(StoredAttempt::V1(a)) => Ok(a),
+        Err(e) => Err(corrupt(format!("attempt of job {job}"), e)),
     }
 }
 
@@ -101,8 +178,8 @@ pub fn corrupt(what: String, e: postcard::Error) -> StoreError {
     }
 }
 
-impl From<EventV1> for Event {
-    fn from(e: EventV1) -> Self {
+impl From<EventV2> for Event {
+    fn from(e: EventV2) -> Self {
         Event {
             endpoint: e.endpoint,
             event_id: e.event_id,
@@ -124,15 +201,17 @@ impl From<JobStateV1> for JobState {
     }
 }
 
-impl From<JobV1> for Job {
-    fn from(j: JobV1) -> Self {
+impl JobV2 {
+    /// The domain job; `id` says which event it delivers.
+    pub fn into_job(self, id: u64) -> Job {
         Job {
-            event_seq: j.event_seq,
-            target: j.target,
-            created_at_ms: j.created_at_ms,
-            state: j.state.into(),
-            attempts: j.attempts,
-            next_attempt_at_ms: j.next_attempt_at_ms,
+            event_seq: super::keys::event_of(id),
+            target: self.target,
+            created_at_ms: self.created_at_ms,
+            state: self.state.into(),
+            attempts: self.attempts,
+            next_attempt_at_ms: self.next_attempt_at_ms,
+            ordering_key: self.ordering_key,
         }
     }
 }
@@ -163,68 +242,16 @@ impl From<Attempt> for AttemptV1 {
     }
 }
 
-/// A new job for `event_seq`, due at `now_ms`, encoded.
-pub fn pending_job(event_seq: u64, target: &str, now_ms: u64) -> Vec<u8> {
-    encode(&StoredJob::V1(JobV1 {
-        event_seq,
+/// A new job to `target`, due at `now_ms`, with its ordering key.
+pub fn pending_job(target: &str, ordering_key: Option<&str>, now_ms: u64) -> JobV2 {
+    JobV2 {
         target: target.to_string(),
         created_at_ms: now_ms,
         state: JobStateV1::Pending,
         attempts: 0,
         next_attempt_at_ms: now_ms,
-    }))
-}
-
-pub fn seq_key(seq: u64) -> [u8; 8] {
-    seq.to_be_bytes()
-}
-
-pub fn body_key(seq: u64, chunk: u32) -> [u8; 12] {
-    let mut k = [0u8; 12];
-    k[..8].copy_from_slice(&seq.to_be_bytes());
-    k[8..].copy_from_slice(&chunk.to_be_bytes());
-    k
-}
-
-/// `due` index: jobs ordered by when they are next due.
-pub fn due_key(at_ms: u64, job: u64) -> [u8; 16] {
-    let mut k = [0u8; 16];
-    k[..8].copy_from_slice(&at_ms.to_be_bytes());
-    k[8..].copy_from_slice(&job.to_be_bytes());
-    k
-}
-
-/// `attempts` index: a job's attempts in order.
-pub fn attempt_key(job: u64, attempt: u32) -> [u8; 12] {
-    body_key(job, attempt)
-}
-
-pub fn dedup_key(endpoint: &str, event_id: &str) -> Vec<u8> {
-    let mut k = Vec::with_capacity(endpoint.len() + 1 + event_id.len());
-    k.extend_from_slice(endpoint.as_bytes());
-    k.push(0);
-    k.extend_from_slice(event_id.as_bytes());
-    k
-}
-
-/// `event_jobs` index: an event's jobs, found by prefix scan on the event's seq.
-pub fn event_job_key(seq: u64, job: u64) -> [u8; 16] {
-    due_key(seq, job)
-}
-
-/// Dedup value: the event's sequence number and when it was accepted.
-pub fn dedup_value(seq: u64, accepted_at_ms: u64) -> [u8; 16] {
-    due_key(seq, accepted_at_ms)
-}
-
-pub fn parse_dedup_value(v: &[u8]) -> Option<(u64, u64)> {
-    let seq = u64::from_be_bytes(v.get(..8)?.try_into().ok()?);
-    let at = u64::from_be_bytes(v.get(8..16)?.try_into().ok()?);
-    Some((seq, at))
-}
-
-pub fn read_u64(k: &[u8]) -> Option<u64> {
-    Some(u64::from_be_bytes(k.get(..8)?.try_into().ok()?))
+        ordering_key: ordering_key.map(str::to_string),
+    }
 }
 
 #[cfg(test)]
@@ -243,12 +270,28 @@ mod tests {
             body_chunks: 1,
         });
         assert_eq!(decode::<StoredEvent>(&encode(&ev)).unwrap(), ev);
-        assert_eq!(parse_dedup_value(&dedup_value(5, 9)), Some((5, 9)));
     }
 
     #[test]
-    fn keys_sort_numerically() {
-        assert!(due_key(1, 99) < due_key(2, 0));
-        assert!(seq_key(255) < seq_key(256));
+    fn a_v2_variant_does_not_change_how_v1_records_decode() {
+        // The first byte is the variant: 0 for every record a v1 store holds.
+        let job = StoredJob::V1(JobV1 {
+            event_seq: 1,
+            target: "t".into(),
+            created_at_ms: 2,
+            state: JobStateV1::Dead {
+                at_ms: 3,
+                reason: "r".into(),
+            },
+            attempts: 4,
+            next_attempt_at_ms: 5,
+        });
+        let bytes = encode(&job);
+        assert_eq!(bytes[0], 0);
+        assert_eq!(decode_job_v1(9, &bytes).unwrap().attempts, 4);
+        assert!(
+            decode_job(9, &bytes).is_err(),
+            "a v1 record is not read as v2"
+        );
     }
 }

@@ -1,39 +1,43 @@
 //! Retention: finished events are pruned so the store does not grow forever. An event goes once
 //! it was accepted more than `storage.retention` ago and every one of its jobs is finished
-//! (delivered or dead-lettered): the event, its body chunks, its `event_jobs` entries, its job
-//! records, their attempts and their dead-letter entries, all in one transaction per batch of
-//! at most [`PRUNE_BATCH`] events. An event with a pending job is never touched (a job retried
-//! or replayed meanwhile makes the transaction skip its event). Dedup markers are not touched
-//! here: they keep their own `dedup_ttl` window.
+//! (delivered or dead-lettered): the event, its body chunks, its jobs and their attempts. A pass
+//! reads candidates page by page (at most [`PRUNE_BATCH`] events) and hands each page to the
+//! queue writer, which checks again that every job is still finished (a job retried or replayed
+//! meanwhile keeps its event) and removes them in one batch. An event with a pending job is never
+//! touched.
 //!
 //! Events are visited in sequence order, which is acceptance order up to the time a request
 //! takes to arrive; the pass stops at the first event accepted [`ORDER_SLACK`] after the cutoff,
 //! so each pass reads only the old end of the store (plus old events still pending).
+//!
+//! Dedup markers keep their own window: [`SledStore::prune_dedup`] removes whole time buckets
+//! older than it, reading only the keys it removes.
 
+use super::keys::*;
+use super::queue_writer::QueueOp;
 use super::records::*;
 use super::{engine_error, SledStore};
 use crate::store::{PruneReport, StoreError};
-use sled::transaction::{ConflictableTransactionError, TransactionError};
-use sled::Transactional;
+use std::sync::Arc;
 use std::time::Duration;
 
-/// Events removed per transaction.
+/// Events per page (and per removal batch).
 pub const PRUNE_BATCH: usize = 64;
 /// How far past the cutoff the scan still looks for older events before it stops: more than
 /// any request takes between its arrival time and its sequence number.
 pub const ORDER_SLACK: Duration = Duration::from_secs(600);
 
-/// An old event whose jobs were all finished when read, with the keys to remove.
-struct Candidate {
-    seq: u64,
-    body_chunks: u32,
-    /// Job id, target, whether it is dead, and the keys of its attempts.
-    jobs: Vec<(u64, String, bool, Vec<sled::IVec>)>,
+/// An old event whose jobs were all finished when read, with what to remove.
+#[derive(Debug)]
+pub(crate) struct Candidate {
+    pub seq: u64,
+    pub body_chunks: u32,
+    /// Job id, target, and how many attempts it recorded.
+    pub jobs: Vec<(u64, Arc<str>, u32)>,
 }
 
 impl SledStore {
-    /// Prunes finished events accepted before `cutoff_ms` (unix ms), `batch` events per
-    /// transaction.
+    /// Prunes finished events accepted before `cutoff_ms` (unix ms), `batch` events per write.
     pub(crate) fn prune_finished(
         &self,
         cutoff_ms: u64,
@@ -61,7 +65,12 @@ impl SledStore {
                     None => report.kept_pending += 1,
                 }
             }
-            self.remove(&candidates, &mut report)?;
+            if !candidates.is_empty() {
+                let removed = self.remove(candidates)?;
+                report.events += removed.events;
+                report.jobs += removed.jobs;
+                report.attempts += removed.attempts;
+            }
             if reached_new || !full_page {
                 return Ok(report);
             }
@@ -69,21 +78,17 @@ impl SledStore {
     }
 
     /// The event with what to remove, or `None` if one of its jobs is pending.
-    fn candidate(&self, seq: u64, event: &EventV1) -> Result<Option<Candidate>, StoreError> {
+    pub(crate) fn candidate(
+        &self,
+        seq: u64,
+        event: &EventV2,
+    ) -> Result<Option<Candidate>, StoreError> {
         let mut jobs = Vec::new();
         for (id, job) in self.jobs_of(seq)? {
-            let dead = match job.state {
-                JobStateV1::Pending => return Ok(None),
-                JobStateV1::Dead { .. } => true,
-                JobStateV1::Delivered { .. } => false,
-            };
-            let attempts = self
-                .attempts
-                .scan_prefix(seq_key(id))
-                .keys()
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(engine_error)?;
-            jobs.push((id, job.target, dead, attempts));
+            if job.state == JobStateV1::Pending {
+                return Ok(None);
+            }
+            jobs.push((id, Arc::from(job.target.as_str()), job.attempts));
         }
         Ok(Some(Candidate {
             seq,
@@ -92,67 +97,37 @@ impl SledStore {
         }))
     }
 
-    /// Removes the candidates in one transaction, skipping any whose jobs changed meanwhile.
-    fn remove(&self, candidates: &[Candidate], report: &mut PruneReport) -> Result<(), StoreError> {
-        if candidates.is_empty() {
-            return Ok(());
-        }
-        let result = (
-            &self.events,
-            &self.bodies,
-            &self.event_jobs,
-            &self.jobs,
-            &self.attempts,
-            &self.dead,
-        )
-            .transaction(|(events, bodies, event_jobs, jobs, attempts, dead)| {
-                let mut removed = Vec::new();
-                'event: for c in candidates {
-                    for (id, _, _, _) in &c.jobs {
-                        let finished = match jobs.get(seq_key(*id))? {
-                            Some(raw) => {
-                                decode_job(*id, &raw)
-                                    .map_err(ConflictableTransactionError::Abort)?
-                                    .state
-                                    != JobStateV1::Pending
-                            }
-                            None => true,
-                        };
-                        if !finished {
-                            continue 'event;
-                        }
-                    }
-                    events.remove(&seq_key(c.seq))?;
-                    for chunk in 0..c.body_chunks {
-                        bodies.remove(&body_key(c.seq, chunk))?;
-                    }
-                    for (id, _, _, attempt_keys) in &c.jobs {
-                        event_jobs.remove(&event_job_key(c.seq, *id))?;
-                        jobs.remove(&seq_key(*id))?;
-                        dead.remove(&seq_key(*id))?;
-                        for key in attempt_keys {
-                            attempts.remove(key)?;
-                        }
-                    }
-                    removed.push(c);
-                }
-                Ok(removed)
-            });
-        let removed = result.map_err(|e| match e {
-            TransactionError::Abort(e) => e,
-            TransactionError::Storage(e) => engine_error(e),
-        })?;
-        for c in removed {
-            report.events += 1;
-            for (_, target, dead, attempt_keys) in &c.jobs {
-                report.jobs += 1;
-                report.attempts += attempt_keys.len() as u64;
-                if *dead {
-                    self.job_counts.add(target, 0, -1);
-                }
+    /// Hands candidates to the queue writer and waits for the removal.
+    pub(crate) fn remove(&self, candidates: Vec<Candidate>) -> Result<PruneReport, StoreError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.queue.send(QueueOp::Prune { candidates, reply });
+        answer
+            .blocking_recv()
+            .unwrap_or_else(|_| Err(StoreError::storage("the queue writer has stopped")))
+    }
+
+    /// Removes the dedup markers of every time bucket wholly older than the window at `now_ms`;
+    /// returns how many. Live buckets are not read.
+    pub(crate) fn prune_dedup(&self, now_ms: u64) -> Result<usize, StoreError> {
+        let dedup = self.dedup;
+        // Markers in bucket b were accepted before (b + 1) * bucket_ms: all expired once that
+        // plus the window has passed, i.e. for every b below `first_live`.
+        let first_live = now_ms.saturating_sub(dedup.ttl_ms) / dedup.bucket_ms.max(1);
+        let mut removed = 0;
+        loop {
+            let mut write = sled::Batch::default();
+            let mut n = 0;
+            let range = dedup_bucket_start(0)..dedup_bucket_start(first_live);
+            for key in self.tree.range(range).keys().take(4096) {
+                write.remove(key.map_err(engine_error)?);
+                n += 1;
             }
+            if n == 0 {
+                return Ok(removed);
+            }
+            self.tree.apply_batch(write).map_err(engine_error)?;
+            removed += n;
         }
-        Ok(())
     }
 }
 
@@ -182,6 +157,7 @@ mod tests {
                 headers: vec![],
                 body: &body,
                 targets: &targets,
+                ordering_keys: &[],
             })
             .unwrap()
         {
@@ -210,7 +186,7 @@ mod tests {
                 response_body: vec![],
             };
             store
-                .record_attempt(&job, attempt, transition.clone())
+                .record_attempt(job, attempt, transition.clone())
                 .unwrap();
         }
     }
@@ -226,8 +202,14 @@ mod tests {
         let report = store.prune_finished(5_000, PRUNE_BATCH).unwrap();
         assert_eq!(report.events, n as u64);
         assert_eq!(store.counts().events, 0);
-        assert_eq!(store.bodies.len(), 0);
-        assert_eq!(store.attempts.len(), 0);
+        for prefix in [EVENT, BODY, JOB, ATTEMPT] {
+            assert_eq!(
+                store.tree.scan_prefix([prefix]).count(),
+                0,
+                "{}",
+                prefix as char
+            );
+        }
     }
 
     #[test]
@@ -241,17 +223,16 @@ mod tests {
                 reason: "HTTP 400".into(),
             },
         );
-        assert_eq!(store.job_counts.of("t").dead, 1);
+        assert_eq!(store.index.of("t").dead, 1);
         let event = store.event(seq).unwrap().unwrap();
         let candidate = store.candidate(seq, &event).unwrap().expect("finished");
         let (job_id, _) = store.jobs_of(seq).unwrap()[0];
         store.retry_dead(job_id, 2_000).unwrap();
 
-        let mut report = PruneReport::default();
-        store.remove(&[candidate], &mut report).unwrap();
+        let report = store.remove(vec![candidate]).unwrap();
         assert_eq!(report.events, 0);
         assert!(store.event(seq).unwrap().is_some());
         assert!(store.job(job_id).unwrap().is_some());
-        assert_eq!(store.job_counts.of("t").pending, 1);
+        assert_eq!(store.index.of("t").pending, 1);
     }
 }

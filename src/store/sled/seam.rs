@@ -61,11 +61,11 @@ impl DeliveryQueue for SledStore {
         attempt: Attempt,
         transition: JobTransition,
     ) -> StoreFuture<RecordOutcome> {
-        self.blocking(move |s| s.record_attempt(&claim, attempt, transition))
+        self.blocking(move |s| s.record_attempt(claim, attempt, transition))
     }
 
     fn postpone(&self, claim: ClaimedJob, until_ms: u64) -> StoreFuture<()> {
-        self.blocking(move |s| s.postpone(&claim, until_ms))
+        self.blocking(move |s| s.postpone(claim, until_ms))
     }
 
     fn release(&self, claim: ClaimedJob) -> StoreFuture<()> {
@@ -75,18 +75,24 @@ impl DeliveryQueue for SledStore {
     }
 
     fn next_due_after(&self, now_ms: u64) -> StoreFuture<Option<u64>> {
-        self.blocking(move |s| s.next_due_after(now_ms))
+        futures_util::future::ready(Ok(SledStore::next_due_after(self, now_ms))).boxed()
     }
 
     fn load_event(&self, seq: EventSeq) -> StoreFuture<Option<(Event, Vec<u8>)>> {
         self.blocking(move |s| match s.event(seq)? {
-            Some(event) => Ok(Some((event.into(), s.body(seq)?))),
+            Some(event) => {
+                let body = match &event.body {
+                    Some(inline) => inline.clone(),
+                    None => s.body(seq)?,
+                };
+                Ok(Some((event.into(), body)))
+            }
             None => Ok(None),
         })
     }
 
     fn retry_dead(&self, job: JobId, now_ms: u64) -> QueueFuture<Job> {
-        self.blocking(move |s| s.retry_dead(job, now_ms).map(Job::from))
+        self.blocking(move |s| s.retry_dead(job, now_ms))
     }
 
     fn replay(
@@ -95,11 +101,46 @@ impl DeliveryQueue for SledStore {
         targets: Vec<Arc<str>>,
         now_ms: u64,
     ) -> QueueFuture<Vec<JobId>> {
-        self.blocking(move |s| s.replay(seq, &targets, now_ms))
+        self.blocking(move |s| s.replay(seq, targets, now_ms))
     }
 
     fn depths(&self) -> StoreFuture<Vec<(Arc<str>, TargetJobs)>> {
-        futures_util::future::ready(Ok(self.job_counts.snapshot())).boxed()
+        futures_util::future::ready(Ok(self.index.depths())).boxed()
+    }
+
+    fn set_paused(&self, target: &str, paused: bool) -> StoreFuture<()> {
+        let key = super::keys::paused_key(target);
+        let written = self.blocking(move |s| {
+            if paused {
+                s.tree.insert(key, &[][..]).map_err(super::engine_error)?;
+            } else {
+                s.tree.remove(key).map_err(super::engine_error)?;
+            }
+            Ok::<_, StoreError>(())
+        });
+        let store = self.clone();
+        async move {
+            written.await?;
+            // The write is in sled's log; the next group commit fsyncs it.
+            store.durable().await?;
+            if !paused {
+                store.wake.notify_one();
+            }
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn paused(&self) -> StoreFuture<Vec<String>> {
+        self.blocking(|s| {
+            let mut names = Vec::new();
+            for key in s.tree.scan_prefix(super::keys::PAUSED_PREFIX).keys() {
+                let key = key.map_err(super::engine_error)?;
+                let name = &key[super::keys::PAUSED_PREFIX.len()..];
+                names.push(String::from_utf8_lossy(name).into_owned());
+            }
+            Ok::<_, StoreError>(names)
+        })
     }
 
     fn wakeups(&self) -> Arc<tokio::sync::Notify> {
@@ -113,7 +154,11 @@ impl EventReads for SledStore {
             s.events_page(after, limit)?
                 .into_iter()
                 .map(|(seq, event)| {
-                    let jobs = s.jobs_of(seq)?.into_iter().map(|(_, j)| j.into()).collect();
+                    let jobs = s
+                        .jobs_of(seq)?
+                        .into_iter()
+                        .map(|(id, j)| j.into_job(id))
+                        .collect();
                     Ok(EventSummary {
                         seq,
                         event: event.into(),
@@ -142,14 +187,14 @@ impl EventReads for SledStore {
     }
 
     fn job(&self, id: JobId) -> StoreFuture<Option<Job>> {
-        self.blocking(move |s| Ok(s.job(id)?.map(Job::from)))
+        self.blocking(move |s| Ok(s.job(id)?.map(|j| j.into_job(id))))
     }
 
     fn dead_letters(&self, after: Option<JobId>, limit: usize) -> StoreFuture<Vec<(JobId, Job)>> {
         self.blocking(move |s| {
             Ok(s.dead_jobs(after, limit)?
                 .into_iter()
-                .map(|(id, job)| (id, job.into()))
+                .map(|(id, job)| (id, job.into_job(id)))
                 .collect())
         })
     }

@@ -11,6 +11,10 @@
 #   e2e       the same, with the target a counting loopback sink (bench_sink): ingest and delivery
 #             together; reports delivered events/s during the load and the backlog at the end
 #             (pending deliveries summed from the admin API's GET /events)
+#   pg-ingest, pg-e2e (only when named in BENCH_ROWS): the ingest and e2e rows with
+#             `storage.backend: postgres`, on a PostgreSQL 15 this script starts in a temp dir
+#             (initdb/pg_ctl from /usr/lib/postgresql/*/bin, fsync on, run as the postgres user,
+#             pinned to the server core too), a fresh database per cell
 #   fastapi   bench/fastapi_seed.py: seed 004's Stripe handler in FastAPI + uvicorn, 1 worker
 #             (HMAC verify, in-memory dedup, nothing persisted)
 #
@@ -39,7 +43,7 @@ pool=${BENCH_POOL:-250000}
 [[ ${BENCH_QUICK:-0} == 1 ]] && pool=${BENCH_POOL:-60000}
 server_core=${BENCH_SERVER_CORE:-0}
 load_core=${BENCH_LOAD_CORE:-1}
-port=18080 admin_port=18091 sink_port=18090
+port=18080 admin_port=18091 sink_port=18090 pg_port=18092
 secret=whsec_bench_secret
 hookroute=${BENCH_HOOKROUTE:-target/release/hookroute}
 
@@ -60,7 +64,18 @@ stop_all() {
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   pids=()
 }
-trap 'stop_all; rm -rf "$work"' EXIT
+pg_dir=""
+as_postgres() { if [[ $(id -u) == 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+pg_stop() { [[ -n $pg_dir ]] && as_postgres "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate -w stop >/dev/null 2>&1 || true; }
+trap 'stop_all; pg_stop; rm -rf "$work"' EXIT
+if [[ $rows == *pg-* ]]; then
+  pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort | tail -1)
+  [[ -x $pg_bin/initdb ]] || { apt-get update -qq && apt-get install -y -qq postgresql; pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort | tail -1); }
+  pg_dir=$work/pg; mkdir -p "$pg_dir"; [[ $(id -u) == 0 ]] && chown -R postgres: "$work"
+  as_postgres "$pg_bin/initdb" -D "$pg_dir/data" -A trust -U postgres --no-sync >/dev/null
+  as_postgres taskset -c "$server_core" "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w \
+    -o "-p $pg_port -k $pg_dir -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on" start >/dev/null
+fi
 
 python3 bench/gen_requests.py "$pool" "$secret" "$work/reqs.tsv"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -71,10 +86,12 @@ wait_http() { # url: until it answers at all (any status)
   echo "no answer from $1" >&2; return 1
 }
 
-hookroute_config() { # dir target_timeout
+hookroute_config() { # dir target_timeout [postgres]
+  local storage="{ data_dir: \"$1/data\"${BENCH_CACHE_SIZE:+, cache_size: $BENCH_CACHE_SIZE} }"
+  [[ ${3:-} == postgres ]] && storage="{ backend: postgres, url: { env: BENCH_PG_URL } }"
   cat > "$1/routes.yaml" <<YAML
 server: { listen: "127.0.0.1:$port", workers: 1 }
-storage: { data_dir: "$1/data"${BENCH_CACHE_SIZE:+, cache_size: $BENCH_CACHE_SIZE} }
+storage: $storage
 admin: { listen: "127.0.0.1:$admin_port" }
 targets:
   sink:
@@ -98,15 +115,21 @@ start_server() { # row dir
   case $row in
     bare)
       taskset -c "$server_core" target/release/examples/bench_bare "127.0.0.1:$port" & pids+=($!) ;;
-    ingest | e2e)
-      if [[ $row == ingest ]]; then
+    ingest | e2e | pg-ingest | pg-e2e)
+      local backend=sled db=""
+      if [[ $row == pg-* ]]; then
+        backend=postgres db="bench_${row//-/_}_$c"
+        as_postgres "$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -qc "CREATE DATABASE $db" >/dev/null
+      fi
+      if [[ $row == *ingest ]]; then
         taskset -c "$load_core" target/release/examples/bench_sink "127.0.0.1:$sink_port" --hang & pids+=($!)
-        hookroute_config "$dir" 1h
+        hookroute_config "$dir" 1h "$backend"
       else
         taskset -c "$load_core" target/release/examples/bench_sink "127.0.0.1:$sink_port" & pids+=($!)
-        hookroute_config "$dir" 10s
+        hookroute_config "$dir" 10s "$backend"
       fi
       wait_http "http://127.0.0.1:$sink_port/count"
+      BENCH_PG_URL="postgres://postgres@127.0.0.1:$pg_port/$db" \
       BENCH_STRIPE_SECRET=$secret HOOKROUTE_LOG=error taskset -c "$server_core" \
         "$hookroute" serve --config "$dir/routes.yaml" & pids+=($!) ;;
     fastapi)
@@ -123,11 +146,11 @@ for row in $rows; do
   for c in $conns; do
     dir=$work/$row-$c; mkdir -p "$dir"
     start_server "$row" "$dir"
-    before=0; [[ $row == e2e ]] && before=$(sink_count)
+    before=0; [[ $row == *e2e ]] && before=$(sink_count)
     BENCH_REQS=$work/reqs.tsv BENCH_PATH=/stripe taskset -c "$load_core" \
       wrk -t1 -c"$c" -d"${secs}s" --timeout 10s -s bench/prebuilt.lua "http://127.0.0.1:$port" > "$out/$row-$c.txt"
     extra="-"
-    if [[ $row == e2e ]]; then
+    if [[ $row == *e2e ]]; then
       after=$(sink_count)
       read -r _events pending < <(python3 bench/backlog.py "http://127.0.0.1:$admin_port")
       extra="$(python3 -c "print(f'{($after-$before)/$secs:,.0f} delivered/s; backlog {$pending}')")"

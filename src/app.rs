@@ -1,4 +1,4 @@
-//! Start-up: load the config, open the store, bind the listener, start the background tasks.
+//! Start-up: load the config, open the store (sled, or PostgreSQL with its migrations applied), bind the listener, start the background tasks.
 //! `Application::build` then `run_until_stopped`, so tests can start the real app on port 0.
 //!
 //! Shutdown: on SIGTERM/SIGINT (or [`Application::stop_handle`]) actix stops accepting and
@@ -6,12 +6,12 @@
 //! [`delivery::SHUTDOWN_GRACE`] to finish, leaving the rest queued. `run_until_stopped`
 //! returns after both.
 
-use crate::config::{self, Config, Environment};
+use crate::config::{self, Config, Environment, PostgresSettings, StorageBackend, StorageSettings};
 use crate::delivery::{self, DeliveryHandle};
 use crate::ingress::{self, Ingress};
 use crate::metrics::Metrics;
 use crate::store::sled::PRUNE_BATCH;
-use crate::store::{Retention, SledStore, Stores};
+use crate::store::{PgConfig, PgStore, Retention, SledStore, Stores};
 use actix_web::dev::{Server, ServerHandle};
 use anyhow::Context;
 use arc_swap::ArcSwap;
@@ -56,21 +56,13 @@ impl Application {
         for w in &config.warnings {
             tracing::warn!("config: {w}");
         }
-        let engine = SledStore::open_with_cache(
-            &config.storage.data_dir,
-            config.storage.dedup_ttl,
-            config.storage.cache_size,
-        )
-        .with_context(|| format!("opening the store in {}", config.storage.data_dir.display()))?;
+        let metrics = Arc::new(Metrics::new());
+        let store = open_store(&config.storage, &metrics)?;
         let listener = TcpListener::bind(config.server.listen)
             .with_context(|| format!("binding {}", config.server.listen))?;
         let addr = listener.local_addr().context("reading the bound address")?;
         let workers = config.server.workers;
         let config = Arc::new(ArcSwap::from_pointee(config));
-        let metrics = Arc::new(Metrics::new());
-        let observed = metrics.clone();
-        engine.observe_commits(Box::new(move |size| observed.commit_batch(size)));
-        let store = Stores::of(Arc::new(engine));
         let ingress = Arc::new(Ingress {
             config: config.clone(),
             store: store.ingest.clone(),
@@ -144,6 +136,49 @@ impl Application {
         self.delivery.shutdown().await;
         self.background.cancel();
         served
+    }
+}
+
+/// Opens the engine `storage.backend` names, its commits observed in `metrics`.
+fn open_store(storage: &StorageSettings, metrics: &Arc<Metrics>) -> anyhow::Result<Stores> {
+    let observed = metrics.clone();
+    let observe = Box::new(move |size| observed.commit_batch(size));
+    match &storage.backend {
+        StorageBackend::Sled => {
+            let engine = SledStore::open_with_cache(
+                &storage.data_dir,
+                storage.dedup_ttl,
+                storage.cache_size,
+            )
+            .with_context(|| format!("opening the store in {}", storage.data_dir.display()))?;
+            engine.observe_commits(observe);
+            Ok(Stores::of(Arc::new(engine)))
+        }
+        StorageBackend::Postgres(pg) => {
+            let engine = PgStore::open(&pg_config(pg, storage.dedup_ttl)).with_context(|| {
+                format!(
+                    "opening the PostgreSQL store (storage.url from {})",
+                    pg.url_source
+                )
+            })?;
+            tracing::info!(
+                owner = engine.owner(),
+                "store: PostgreSQL, schema up to date"
+            );
+            engine.observe_commits(observe);
+            Ok(Stores::of(Arc::new(engine)))
+        }
+    }
+}
+
+/// The engine's settings from `storage` (PostgreSQL).
+pub fn pg_config(pg: &PostgresSettings, dedup_ttl: Duration) -> PgConfig {
+    PgConfig {
+        url: pg.url.clone(),
+        pool_size: pg.pool_size,
+        statement_timeout: pg.statement_timeout,
+        dedup_ttl,
+        schema: None,
     }
 }
 

@@ -6,11 +6,16 @@ use std::fmt::Write;
 
 pub fn summary(config: &Config) -> String {
     let mut out = String::new();
+    let store = match &config.storage.backend {
+        crate::config::StorageBackend::Sled => {
+            format!("data_dir {}", config.storage.data_dir.display())
+        }
+        backend => format!("storage {}", backend.describe()),
+    };
     let _ = writeln!(
         out,
-        "listen {}  data_dir {}  dedup_ttl {}  max_body {} bytes",
+        "listen {}  {store}  dedup_ttl {}  max_body {} bytes",
         config.server.listen,
-        config.storage.data_dir.display(),
         humantime::format_duration(config.storage.dedup_ttl),
         config.server.max_body_size
     );

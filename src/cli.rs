@@ -53,6 +53,12 @@ pub enum Command {
         #[arg(long, short, default_value = "routes.yaml", env = "HOOKROUTE_CONFIG")]
         config: PathBuf,
     },
+    /// Apply the PostgreSQL schema migrations (`storage.backend: postgres`) and exit; `serve`
+    /// applies them too.
+    Migrate {
+        #[arg(long, short, default_value = "routes.yaml", env = "HOOKROUTE_CONFIG")]
+        config: PathBuf,
+    },
     /// Accepted events, through the admin API.
     Events {
         #[command(flatten)]
@@ -188,6 +194,7 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Check { config } => check(config, env),
         Command::Serve { config } => serve(config, env),
+        Command::Migrate { config } => migrate(config, env),
         Command::Events { admin, command } => admin_command(admin, AdminCall::Events(command)),
         Command::Dlq { admin, command } => admin_command(admin, AdminCall::Dlq(command)),
         Command::Targets { admin, command } => admin_command(admin, AdminCall::Targets(command)),
@@ -264,6 +271,42 @@ fn serve(path: PathBuf, env: Arc<dyn Environment>) -> ExitCode {
         }
         Err(StartError::Other(e)) => {
             eprintln!("hookroute: {e:#}");
+            ExitCode::from(EXIT_UNAVAILABLE)
+        }
+    }
+}
+
+/// `hookroute migrate`: 0 once the schema is up to date, 64 on a bad config, 69 when the
+/// database cannot be reached or a migration fails.
+fn migrate(path: PathBuf, env: Arc<dyn Environment>) -> ExitCode {
+    let cfg = match crate::config::load(&path, env.as_ref()) {
+        Ok(cfg) => cfg,
+        Err(errors) => {
+            eprint!("{errors}");
+            return ExitCode::from(EXIT_BAD_CONFIG);
+        }
+    };
+    let crate::config::StorageBackend::Postgres(pg) = &cfg.storage.backend else {
+        println!("storage.backend is sled: its store needs no migrations");
+        return ExitCode::SUCCESS;
+    };
+    let settings = crate::app::pg_config(pg, cfg.storage.dedup_ttl);
+    match crate::store::postgres::migrate_only(&settings) {
+        Ok(applied) if applied.is_empty() => {
+            println!("the PostgreSQL schema is up to date (nothing to apply)");
+            ExitCode::SUCCESS
+        }
+        Ok(applied) => {
+            let versions: Vec<String> = applied.iter().map(|v| v.to_string()).collect();
+            println!("applied migrations: {}", versions.join(", "));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!(
+                "hookroute: migrating the PostgreSQL store (storage.url from {}): {}",
+                pg.url_source,
+                crate::store::postgres::error_chain(&e)
+            );
             ExitCode::from(EXIT_UNAVAILABLE)
         }
     }

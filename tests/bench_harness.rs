@@ -54,18 +54,44 @@ fn every_bench_script_parses() {
     }
 }
 
-/// The YAML between `<<YAML` and `YAML` in bench/run.sh, its shell variables filled in.
+/// The YAML between `<<YAML` and `YAML` in bench/run.sh, its shell variables filled in (the
+/// sled storage block).
 fn run_sh_config(dir: &std::path::Path) -> String {
+    run_sh_config_with(dir, &format!("{{ data_dir: \"{}/data\" }}", dir.display()))
+}
+
+/// The same with `storage` as the storage block.
+fn run_sh_config_with(dir: &std::path::Path, storage: &str) -> String {
     let script = std::fs::read_to_string(repo_file("bench/run.sh")).unwrap();
     let start = script.find("<<YAML\n").expect("run.sh writes a config") + "<<YAML\n".len();
     let end = start + script[start..].find("\nYAML\n").unwrap();
     script[start..end]
-        .replace("${BENCH_CACHE_SIZE:+, cache_size: $BENCH_CACHE_SIZE}", "")
+        .replace("$storage", storage)
         .replace("$admin_port", "18091")
         .replace("$sink_port", "18090")
         .replace("$port", "18080")
         .replace("$1", &dir.display().to_string())
         .replace("$2", "10s")
+}
+
+#[test]
+fn the_postgres_rows_config_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = std::fs::read_to_string(repo_file("bench/run.sh")).unwrap();
+    let pg_block = r#"{ backend: postgres, url: { env: BENCH_PG_URL } }"#;
+    assert!(
+        script.contains(pg_block),
+        "run.sh writes this block for pg-* rows"
+    );
+    let env = MapEnvironment::default()
+        .with("BENCH_STRIPE_SECRET", SECRET)
+        .with("BENCH_PG_URL", "postgres://postgres@127.0.0.1:18092/bench");
+    let config = load_str(&run_sh_config_with(dir.path(), pg_block), dir.path(), &env)
+        .expect("the pg bench config loads");
+    assert!(matches!(
+        config.storage.backend,
+        hookroute::config::StorageBackend::Postgres(_)
+    ));
 }
 
 #[test]

@@ -219,8 +219,8 @@ async fn metrics(state: web::Data<AdminState>) -> HttpResponse {
         .body(text)
 }
 
-/// Ready once the store is open and the config loaded (both true once the admin API runs) and
-/// the dispatcher has scanned its queue within [`DISPATCHER_STALE`]; otherwise 503 with the
+/// Ready once the store is open and the config loaded (both true once the admin API runs), the
+/// store can take writes (a PostgreSQL store's database answers), and the dispatcher has scanned its queue within [`DISPATCHER_STALE`]; otherwise 503 with the
 /// reason. Shows what hot reload did, including the last rejected file's errors.
 async fn readyz(state: web::Data<AdminState>) -> HttpResponse {
     use std::time::UNIX_EPOCH;
@@ -233,7 +233,10 @@ async fn readyz(state: web::Data<AdminState>) -> HttpResponse {
         .map(|d| d.as_millis() as u64)
         .unwrap_or_default();
     let tick = state.metrics.dispatcher_last_tick_ms();
-    let dispatcher_reason = dispatcher_not_ready(tick, now_ms);
+    let store_down = state.store.ingest.unavailable();
+    let dispatcher_reason = store_down
+        .clone()
+        .or_else(|| dispatcher_not_ready(tick, now_ms));
     let s = status
         .read()
         .map(|s| s.clone())
@@ -250,7 +253,7 @@ async fn readyz(state: web::Data<AdminState>) -> HttpResponse {
     answer.json(serde_json::json!({
         "status": if dispatcher_reason.is_none() { "ready" } else { "not_ready" },
         "reason": dispatcher_reason,
-        "store": "open",
+        "store": if store_down.is_some() { "unavailable" } else { "open" },
         "dispatcher": {"last_tick_unix_ms": tick},
         "config": {
             "file_in_effect": s.file_in_effect(),

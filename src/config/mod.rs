@@ -49,6 +49,9 @@ pub struct ServerSettings {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct StorageSettings {
+    /// Which engine holds the store (restart-only).
+    pub backend: StorageBackend,
+    /// The sled engine's directory (unused with PostgreSQL).
     pub data_dir: PathBuf,
     pub dedup_ttl: Duration,
     /// Finished events older than this are pruned with their jobs and attempts; `None` keeps
@@ -62,6 +65,50 @@ pub struct StorageSettings {
     pub max_size: Option<u64>,
     /// Free space kept on the data directory's filesystem (`storage.min_free_space`); 0: off.
     pub min_free_space: u64,
+}
+
+/// The engine `storage.backend` names.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StorageBackend {
+    /// Embedded, in `data_dir`: one process.
+    Sled,
+    /// One PostgreSQL database shared by every instance.
+    Postgres(PostgresSettings),
+}
+
+#[derive(Clone, PartialEq)]
+pub struct PostgresSettings {
+    /// The connection URL (a secret: its `Debug` is redacted).
+    pub url: String,
+    /// Where the URL came from (`env DATABASE_URL`, `file /run/secrets/db`), for messages.
+    pub url_source: String,
+    pub pool_size: u32,
+    pub statement_timeout: Duration,
+}
+
+impl std::fmt::Debug for PostgresSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresSettings")
+            .field("url", &format_args!("<from {}>", self.url_source))
+            .field("pool_size", &self.pool_size)
+            .field("statement_timeout", &self.statement_timeout)
+            .finish()
+    }
+}
+
+impl StorageBackend {
+    /// One line for `check` and the reload diff (never the URL itself).
+    pub fn describe(&self) -> String {
+        match self {
+            StorageBackend::Sled => "sled".to_string(),
+            StorageBackend::Postgres(pg) => format!(
+                "postgres (url from {}, pool_size {}, statement_timeout {})",
+                pg.url_source,
+                pg.pool_size,
+                humantime::format_duration(pg.statement_timeout)
+            ),
+        }
+    }
 }
 
 impl StorageSettings {

@@ -74,6 +74,15 @@ pub struct RawServer {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawStorage {
+    /// `sled` (the default: embedded, one process) or `postgres` (shared by several instances).
+    pub backend: Option<String>,
+    /// The PostgreSQL URL, read like a secret: `{ env: NAME }` or `{ file: PATH }`.
+    pub url: Option<RawSecretRef>,
+    /// PostgreSQL connections per instance (default 10).
+    pub pool_size: Option<u32>,
+    /// PostgreSQL `statement_timeout` of every session (default 10s).
+    #[serde(default, with = "humantime_serde")]
+    pub statement_timeout: Option<Duration>,
     pub data_dir: Option<PathBuf>,
     /// How long an `(endpoint, event id)` pair is remembered for deduplication.
     #[serde(default, with = "humantime_serde")]

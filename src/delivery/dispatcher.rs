@@ -36,6 +36,8 @@ pub const ORPHAN_RECHECK: Duration = Duration::from_secs(30);
 /// Most due entries one scan looks at. Jobs of busy targets count against it, so a backlog
 /// larger than this for busy targets can delay others until it shrinks.
 pub const SCAN_LIMIT: usize = 4096;
+/// Longest wait between scans while the store keeps failing.
+pub const STORE_BACKOFF_MAX: Duration = Duration::from_secs(4);
 /// How long a claim holds without renewal; attempts renew it every third of it.
 pub const LEASE: Duration = Duration::from_secs(60);
 
@@ -250,6 +252,7 @@ impl Dispatcher {
     /// in flight finish within `grace` and abandon the rest (they stay queued).
     pub async fn run(mut self, cancel: CancellationToken, grace: Duration) {
         let wake = self.queue.wakeups();
+        let mut failures: u32 = 0;
         while !cancel.is_cancelled() {
             let now = millis(SystemTime::now());
             let scanned = match self.step(now).await {
@@ -261,11 +264,27 @@ impl Dispatcher {
                 Err(e) => Err(e),
             };
             let idle = match scanned {
-                Ok(next) => next.map_or(MAX_IDLE, |at| {
-                    Duration::from_millis(at.saturating_sub(now).max(1))
-                }),
+                Ok(next) => {
+                    if failures > 0 {
+                        tracing::info!(failures, "the delivery queue answers again");
+                    }
+                    failures = 0;
+                    next.map_or(MAX_IDLE, |at| {
+                        Duration::from_millis(at.saturating_sub(now).max(1))
+                    })
+                }
                 Err(e) => {
-                    tracing::error!(error = %e.chain(), "reading the delivery queue failed");
+                    failures += 1;
+                    if failures == 1 || failures.is_power_of_two() {
+                        tracing::error!(error = %e.chain(), failures, "reading the delivery queue failed");
+                    }
+                    // Backs off while the store fails (a database away): 1, 2, then 4 s
+                    // between scans, so delivery resumes within seconds of its return.
+                    let backoff = STORE_BACKOFF_MAX.min(MAX_IDLE * (1 << (failures - 1).min(2)));
+                    tokio::select! {
+                        _ = cancel.cancelled() => {}
+                        _ = tokio::time::sleep(backoff.saturating_sub(MAX_IDLE)) => {}
+                    }
                     MAX_IDLE
                 }
             };

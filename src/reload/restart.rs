@@ -31,6 +31,11 @@ pub fn restart_settings(running: &Config, wanted: &Config) -> Vec<RestartSetting
         workers(wanted.server.workers),
     );
     check(
+        "storage.backend",
+        running.storage.backend.describe(),
+        wanted.storage.backend.describe(),
+    );
+    check(
         "storage.data_dir",
         running.storage.data_dir.display().to_string(),
         wanted.storage.data_dir.display().to_string(),
@@ -57,6 +62,7 @@ pub fn restart_settings(running: &Config, wanted: &Config) -> Vec<RestartSetting
 pub fn keep_running(new: &mut Config, running: &Config) {
     new.server.listen = running.server.listen;
     new.server.workers = running.server.workers;
+    new.storage.backend = running.storage.backend.clone();
     new.storage.data_dir = running.storage.data_dir.clone();
     new.storage.dedup_ttl = running.storage.dedup_ttl;
     new.storage.cache_size = running.storage.cache_size;

@@ -1,12 +1,13 @@
 //! The durable store behind acknowledgements and the delivery queue, as a seam: the traits in
 //! [`traits`] (one per consumer) speak the domain types of [`model`]; engines implement them.
 //! [`sled`] is the embedded engine the binary runs on; [`memory`] keeps everything in memory for
-//! fast tests of the consumers; [`conformance`] is the one suite every engine passes.
+//! fast tests of the consumers; [`postgres`] is the engine several instances share; [`conformance`] is the one suite every engine passes.
 
 pub mod conformance;
 mod leases;
 pub mod memory;
 pub mod model;
+pub mod postgres;
 pub mod quota;
 pub mod sled;
 pub mod traits;
@@ -14,6 +15,7 @@ pub mod traits;
 pub use self::sled::{SledStore, DEFAULT_CACHE_SIZE};
 pub use memory::MemoryStore;
 pub use model::*;
+pub use postgres::{PgConfig, PgStore};
 pub use traits::{DeliveryQueue, EventReads, IngestStore, Retention, StoreFuture, Stores};
 
 use std::sync::Arc;

@@ -35,6 +35,12 @@ pub trait IngestStore: Send + Sync + 'static {
     fn size_on_disk(&self) -> Option<u64> {
         None
     }
+
+    /// Why the store cannot take writes now (its database unreachable), if it cannot: for
+    /// `/readyz`. Cheap (cached). The default is always available.
+    fn unavailable(&self) -> Option<String> {
+        None
+    }
 }
 
 /// What the dispatcher (and the admin operations that requeue) need of the delivery queue.

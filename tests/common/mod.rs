@@ -710,3 +710,4 @@ impl RouterProcess {
 }
 
 pub mod checker;
+pub mod postgres;

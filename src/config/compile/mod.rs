@@ -50,8 +50,8 @@ pub fn compile(
         .map(|s| settings::server(s, &mut sink))
         .unwrap_or_default();
     let storage = take(raw.storage, "storage", &mut sink)
-        .map(|s| settings::storage(s, base_dir, &mut sink))
-        .unwrap_or_else(|| settings::storage(Default::default(), base_dir, &mut sink));
+        .map(|s| settings::storage(s, base_dir, env, &mut sink))
+        .unwrap_or_else(|| settings::storage(Default::default(), base_dir, env, &mut sink));
     let admin = take(raw.admin, "admin", &mut sink)
         .map(|a| settings::admin(a, env, &mut sink))
         .unwrap_or_default();

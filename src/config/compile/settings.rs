@@ -1,9 +1,12 @@
 //! Server, storage and admin settings: defaults and checks.
 
+use crate::config::compile::verify::read_secret;
 use crate::config::env::Environment;
 use crate::config::error::ErrorSink;
 use crate::config::raw::{RawAdmin, RawServer, RawStorage};
-use crate::config::{AdminSettings, ServerSettings, StorageSettings};
+use crate::config::{
+    AdminSettings, PostgresSettings, ServerSettings, StorageBackend, StorageSettings,
+};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -21,6 +24,8 @@ pub const MIN_STORAGE_QUOTA: u64 = 1 << 20;
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 pub const DEFAULT_PRUNE_INTERVAL: Duration = Duration::from_secs(60);
+pub const DEFAULT_PG_POOL_SIZE: u32 = 10;
+pub const DEFAULT_PG_STATEMENT_TIMEOUT: Duration = Duration::from_secs(10);
 pub use crate::store::DEFAULT_CACHE_SIZE;
 
 impl Default for ServerSettings {
@@ -72,7 +77,13 @@ pub fn server(raw: RawServer, sink: &mut ErrorSink) -> ServerSettings {
     }
 }
 
-pub fn storage(raw: RawStorage, base_dir: &Path, sink: &mut ErrorSink) -> StorageSettings {
+pub fn storage(
+    raw: RawStorage,
+    base_dir: &Path,
+    env: &dyn Environment,
+    sink: &mut ErrorSink,
+) -> StorageSettings {
+    let backend = backend(&raw, base_dir, env, sink);
     let data_dir = raw.data_dir.unwrap_or_else(|| "data".into());
     let prune_interval = match raw.prune_interval {
         None => DEFAULT_PRUNE_INTERVAL,
@@ -104,6 +115,7 @@ pub fn storage(raw: RawStorage, base_dir: &Path, sink: &mut ErrorSink) -> Storag
         Some(b) => b.0,
     };
     StorageSettings {
+        backend,
         cache_size,
         data_dir: if data_dir.is_absolute() || base_dir == Path::new(".") {
             data_dir
@@ -115,6 +127,96 @@ pub fn storage(raw: RawStorage, base_dir: &Path, sink: &mut ErrorSink) -> Storag
         prune_interval,
         max_size,
         min_free_space: raw.min_free_space.map_or(DEFAULT_MIN_FREE_SPACE, |b| b.0),
+    }
+}
+
+/// `storage.backend` and the PostgreSQL keys: `url` (a secret reference), `pool_size`,
+/// `statement_timeout`, accepted only with `backend: postgres`. DECISION: the sled-only keys
+/// (`data_dir`, `cache_size`, `max_size`, `min_free_space`) are errors with `postgres` rather
+/// than silently unused: a file that sets them expects them to apply.
+fn backend(
+    raw: &RawStorage,
+    base_dir: &Path,
+    env: &dyn Environment,
+    sink: &mut ErrorSink,
+) -> StorageBackend {
+    let postgres_keys = [
+        ("storage.url", raw.url.is_some()),
+        ("storage.pool_size", raw.pool_size.is_some()),
+        ("storage.statement_timeout", raw.statement_timeout.is_some()),
+    ];
+    match raw.backend.as_deref().map(str::trim) {
+        None | Some("sled") => {
+            for (key, set) in postgres_keys {
+                if set {
+                    sink.push(key, "only applies with `backend: postgres`");
+                }
+            }
+            StorageBackend::Sled
+        }
+        Some("postgres") => {
+            let sled_keys = [
+                ("storage.data_dir", raw.data_dir.is_some()),
+                ("storage.cache_size", raw.cache_size.is_some()),
+                ("storage.max_size", raw.max_size.is_some()),
+                ("storage.min_free_space", raw.min_free_space.is_some()),
+            ];
+            for (key, set) in sled_keys {
+                if set {
+                    sink.push(key, "applies to the sled backend only (`backend: postgres` keeps its data in the database)");
+                }
+            }
+            let pool_size = match raw.pool_size {
+                None => DEFAULT_PG_POOL_SIZE,
+                Some(0) => {
+                    sink.push("storage.pool_size", "must be at least 1");
+                    DEFAULT_PG_POOL_SIZE
+                }
+                Some(n) => n,
+            };
+            let statement_timeout = match raw.statement_timeout {
+                None => DEFAULT_PG_STATEMENT_TIMEOUT,
+                Some(d) if d < Duration::from_millis(1) => {
+                    sink.push("storage.statement_timeout", "must be at least 1ms");
+                    DEFAULT_PG_STATEMENT_TIMEOUT
+                }
+                Some(d) => d,
+            };
+            let Some(url_ref) = &raw.url else {
+                sink.push(
+                    "storage.url",
+                    "required with `backend: postgres`: `url: { env: NAME }` or `url: { file: PATH }`",
+                );
+                return StorageBackend::Sled;
+            };
+            let Some(url) = read_secret(url_ref, "storage.url", base_dir, env, sink) else {
+                return StorageBackend::Sled;
+            };
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                sink.push(
+                    "storage.url",
+                    "expected a URL like postgres://user:password@host:5432/dbname (the value is not shown: it is a secret)",
+                );
+            }
+            let url_source = match (&url_ref.env, &url_ref.file) {
+                (Some(name), _) => format!("env {name}"),
+                (_, Some(file)) => format!("file {}", file.display()),
+                _ => String::new(),
+            };
+            StorageBackend::Postgres(PostgresSettings {
+                url,
+                url_source,
+                pool_size,
+                statement_timeout,
+            })
+        }
+        Some(other) => {
+            sink.push(
+                "storage.backend",
+                format!("unknown backend {other:?}: expected `sled` or `postgres`"),
+            );
+            StorageBackend::Sled
+        }
     }
 }
 
@@ -187,5 +289,89 @@ fn parse_addr(s: &str, path: &str, sink: &mut ErrorSink) -> Option<SocketAddr> {
             );
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{load_str, MapEnvironment, StorageBackend};
+    use std::path::Path;
+    use std::time::Duration;
+
+    const REST: &str = "targets:\n  t: { url: \"http://127.0.0.1:9/x\" }\nendpoints:\n  - path: /in\n    verify: { provider: github, secrets: [{ env: S }] }\n    rules: [{ forward: t }]\n";
+
+    fn load(storage: &str, env: MapEnvironment) -> Result<crate::config::Config, Vec<String>> {
+        let text = format!("storage:\n{storage}{REST}");
+        load_str(&text, Path::new("."), &env.with("S", "secret")).map_err(|errs| {
+            errs.iter()
+                .map(|e| format!("{}: {}", e.path, e.message))
+                .collect()
+        })
+    }
+
+    #[test]
+    fn a_postgres_backend_reads_its_url_like_a_secret_with_defaults_for_the_rest() {
+        let env = MapEnvironment::default().with("DB", "postgres://u:p@db:5432/hooks");
+        let cfg = load("  backend: postgres\n  url: { env: DB }\n", env).unwrap();
+        let StorageBackend::Postgres(pg) = &cfg.storage.backend else {
+            panic!("expected postgres");
+        };
+        assert_eq!(pg.url, "postgres://u:p@db:5432/hooks");
+        assert_eq!(
+            (pg.pool_size, pg.statement_timeout),
+            (10, Duration::from_secs(10))
+        );
+        assert!(
+            !format!("{pg:?}").contains("u:p@"),
+            "the URL is redacted in Debug"
+        );
+        assert!(!cfg.storage.backend.describe().contains("u:p@"));
+        let sled = load("  dedup_ttl: 1h\n", MapEnvironment::default()).unwrap();
+        assert_eq!(
+            sled.storage.backend,
+            StorageBackend::Sled,
+            "sled stays the default"
+        );
+    }
+
+    #[test]
+    fn postgres_settings_errors_name_their_key() {
+        let env = MapEnvironment::default().with("DB", "mysql://nope");
+        let errors = load(
+            "  backend: postgres\n  url: { env: DB }\n  pool_size: 0\n  statement_timeout: 0s\n  cache_size: 1MiB\n",
+            env,
+        )
+        .unwrap_err();
+        let joined = errors.join("\n");
+        for key in [
+            "storage.url:",
+            "storage.pool_size:",
+            "storage.statement_timeout:",
+            "storage.cache_size:",
+        ] {
+            assert!(joined.contains(key), "{key} missing from {joined}");
+        }
+        assert!(!joined.contains("mysql://nope"), "the URL is never echoed");
+        let missing = load("  backend: postgres\n", MapEnvironment::default()).unwrap_err();
+        assert!(
+            missing[0].starts_with("storage.url: required"),
+            "{missing:?}"
+        );
+        let unset = load(
+            "  backend: postgres\n  url: { env: NOPE }\n",
+            MapEnvironment::default(),
+        )
+        .unwrap_err();
+        assert!(unset[0].contains("NOPE is not set"), "{unset:?}");
+        let unknown = load("  backend: mongo\n", MapEnvironment::default()).unwrap_err();
+        assert!(
+            unknown[0].contains("expected `sled` or `postgres`"),
+            "{unknown:?}"
+        );
+        let stray = load("  pool_size: 4\n", MapEnvironment::default()).unwrap_err();
+        assert!(
+            stray[0].starts_with("storage.pool_size: only applies"),
+            "{stray:?}"
+        );
     }
 }

@@ -65,6 +65,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/dlq/{job_id}/retry", web::post().to(dlq::retry_one))
             .route("/targets", web::get().to(targets::page))
             .route("/targets/table", web::get().to(targets::table_fragment))
+            .route("/targets/{name}/{action}", web::post().to(targets::switch))
             .route("/config", web::get().to(config_page::page)),
     );
 }

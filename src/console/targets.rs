@@ -1,10 +1,11 @@
-//! The targets page: per target, its queue (pending jobs, dead letters, how long the oldest due
-//! job has waited) from the store and the dispatcher's last scan, and how its recent attempts
-//! went (success rate, mean and worst latency over [`RECENT`]) from the metrics.
+//! The targets page: per target, its delivery state (paused or delivering, circuit breaker) with
+//! a pause / resume switch, its queue (pending jobs, dead letters, how long the oldest due job
+//! has waited) from the store and the dispatcher's last scan, and how its recent attempts went
+//! (success rate, mean and worst latency over [`RECENT`]) from the metrics.
 
 use super::error::ConsoleError;
-use super::html::{self, esc, Section};
-use super::session::{html_response, Session};
+use super::html::{self, csrf_field, esc, Section};
+use super::session::{html_response, redirect, Session};
 use crate::admin::{AdminError, AdminState};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
@@ -22,7 +23,7 @@ fn now_ms() -> u64 {
         .unwrap_or_default()
 }
 
-async fn table(state: &AdminState) -> Result<String, ConsoleError> {
+async fn table(state: &AdminState, csrf: &str) -> Result<String, ConsoleError> {
     let config = state.config.load_full();
     let depths: BTreeMap<String, crate::store::TargetJobs> = state
         .store
@@ -44,11 +45,29 @@ async fn table(state: &AdminState) -> Result<String, ConsoleError> {
             .cloned(),
     );
     let mut out = String::from(
-        r#"<div class="scroll"><table class="targets stack"><caption class="sr-only">Targets</caption><thead><tr><th scope="col">Target</th><th scope="col">URL</th><th scope="col">Queued</th><th scope="col">Dead letters</th><th scope="col">Oldest due waiting</th><th scope="col">Success (15 min)</th><th scope="col">Latency mean / max</th></tr></thead><tbody>"#,
+        r#"<div class="scroll"><table class="targets stack"><caption class="sr-only">Targets</caption><thead><tr><th scope="col">Target</th><th scope="col">State</th><th scope="col">Breaker</th><th scope="col">URL</th><th scope="col">Queued</th><th scope="col">Dead letters</th><th scope="col">Oldest due waiting</th><th scope="col">Success (15 min)</th><th scope="col">Latency mean / max</th></tr></thead><tbody>"#,
     );
     for name in names {
         let jobs = depths.get(&name).copied().unwrap_or_default();
         let target = config.targets.get(name.as_str());
+        let (delivery, breaker) = match target {
+            Some(t) => {
+                let view = state.controls.view(t);
+                let (label, action) = if view.paused {
+                    ("paused", "resume")
+                } else {
+                    ("delivering", "pause")
+                };
+                let switch = format!(
+                    r#"{label} <form method="post" action="/ui/targets/{n}/{action}" class="inline">{csrf}<button type="submit" aria-label="{Action} delivery to {n}">{Action}</button></form>"#,
+                    n = esc(&name),
+                    csrf = csrf_field(csrf),
+                    Action = if view.paused { "Resume" } else { "Pause" },
+                );
+                (switch, view.breaker.as_str().replace('_', "-"))
+            }
+            None => ("-".to_string(), "-".to_string()),
+        };
         let url = match target {
             Some(t) => {
                 let mut url = t.url.clone();
@@ -79,8 +98,9 @@ async fn table(state: &AdminState) -> Result<String, ConsoleError> {
         };
         let _ = write!(
             out,
-            r#"<tr data-target="{n}"><th scope="row">{n}</th><td class="url" data-label="URL">{url}</td><td data-label="Queued">{q}</td><td data-label="Dead letters">{d}</td><td data-label="Oldest due waiting">{w}</td><td data-label="Success (15 min)">{s}</td><td data-label="Latency mean / max">{l}</td></tr>"#,
+            r#"<tr data-target="{n}"><th scope="row">{n}</th><td data-label="State" class="state">{delivery}</td><td data-label="Breaker" class="breaker">{breaker}</td><td class="url" data-label="URL">{url}</td><td data-label="Queued">{q}</td><td data-label="Dead letters">{d}</td><td data-label="Oldest due waiting">{w}</td><td data-label="Success (15 min)">{s}</td><td data-label="Latency mean / max">{l}</td></tr>"#,
             n = esc(&name),
+            breaker = esc(&breaker),
             q = jobs.pending,
             d = jobs.dead,
             w = esc(&waiting),
@@ -100,7 +120,7 @@ pub async fn page(
     let body = format!(
         r#"<p>Queued counts jobs waiting or in flight; "oldest due waiting" is how long the earliest due job has waited to start, as of the dispatcher's last scan. Success and latency cover the last 15 minutes (up to 200 attempts per target) since the router started.</p>
 <div class="live" data-live="/ui/targets/table">{}</div>"#,
-        table(&state).await?
+        table(&state, session.csrf()).await?
     );
     Ok(html_response(
         StatusCode::OK,
@@ -111,7 +131,38 @@ pub async fn page(
 /// `GET /ui/targets/table`: the table alone, for the live refresh.
 pub async fn table_fragment(
     state: web::Data<AdminState>,
-    _session: Session,
+    session: Session,
 ) -> Result<HttpResponse, ConsoleError> {
-    Ok(html_response(StatusCode::OK, table(&state).await?))
+    Ok(html_response(
+        StatusCode::OK,
+        table(&state, session.csrf()).await?,
+    ))
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct SwitchForm {
+    csrf: Option<String>,
+}
+
+/// `POST /ui/targets/{name}/pause` and `/resume`: the admin API's switch (stored, so it
+/// outlives a restart), behind the session and its CSRF token.
+pub async fn switch(
+    state: web::Data<AdminState>,
+    session: Session,
+    path: web::Path<(String, String)>,
+    form: web::Form<SwitchForm>,
+) -> Result<HttpResponse, ConsoleError> {
+    session.check_csrf(form.csrf.as_deref())?;
+    let (name, action) = path.into_inner();
+    let paused = match action.as_str() {
+        "pause" => true,
+        "resume" => false,
+        other => {
+            return Err(AdminError::BadRequest(format!("no action {other:?}")).into());
+        }
+    };
+    let config = state.config.load_full();
+    crate::admin::targets::switch_pause(&state.store, &config, &state.controls, &name, paused)
+        .await?;
+    Ok(redirect("/ui/targets"))
 }

@@ -423,6 +423,99 @@ async fn actions_need_the_session_and_its_csrf_token_and_sender_values_are_escap
 }
 
 #[actix_web::test]
+async fn the_targets_page_shows_pause_and_breaker_state_and_pauses_and_resumes_a_target() {
+    let f = Fixture::start(0).await;
+    let cookie = f.login().await;
+    let page = |cookie: String| {
+        let f = &f;
+        async move {
+            f.http
+                .get(f.ui("/ui/targets"))
+                .header("Cookie", &cookie)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let html = page(cookie.clone()).await;
+    let row = |html: &str| {
+        let start = html
+            .find(r#"<tr data-target="sink">"#)
+            .expect("the sink's row");
+        html[start..start + html[start..].find("</tr>").unwrap()].to_string()
+    };
+    assert!(row(&html).contains("delivering"), "{}", row(&html));
+    assert!(row(&html).contains(">closed<"), "{}", row(&html));
+    let csrf = html
+        .split(r#"name="csrf" value=""#)
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_string();
+
+    // Without the CSRF token nothing changes.
+    let refused = f
+        .http
+        .post(f.ui("/ui/targets/sink/pause"))
+        .header("Cookie", &cookie)
+        .form_pairs(&[("csrf", "0123456789abcdef0123456789abcdef")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 403);
+    let api = f.api("/targets").await;
+    let sink = |v: &Value| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == "sink")
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(sink(&api)["paused"], false, "{api}");
+
+    // With it: paused (as the admin API sees it), then resumed.
+    let paused = f
+        .http
+        .post(f.ui("/ui/targets/sink/pause"))
+        .header("Cookie", &cookie)
+        .form_pairs(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paused.status().as_u16(), 303);
+    assert_eq!(sink(&f.api("/targets").await)["paused"], true);
+    let html = page(cookie.clone()).await;
+    assert!(
+        row(&html).contains("paused") && row(&html).contains("Resume"),
+        "{}",
+        row(&html)
+    );
+    let resumed = f
+        .http
+        .post(f.ui("/ui/targets/sink/resume"))
+        .header("Cookie", &cookie)
+        .form_pairs(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resumed.status().as_u16(), 303);
+    assert_eq!(sink(&f.api("/targets").await)["paused"], false);
+    let unknown = f
+        .http
+        .post(f.ui("/ui/targets/nope/pause"))
+        .header("Cookie", &cookie)
+        .form_pairs(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status().as_u16(), 404);
+}
+
+#[actix_web::test]
 async fn a_reload_that_changes_the_admin_token_ends_the_console_sessions() {
     let f = Fixture::start(0).await;
     let cookie = f.login().await;

@@ -227,7 +227,10 @@ fn env_for(snippet: &str) -> MapEnvironment {
                 .chars()
                 .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
                 .collect();
-            if !name.is_empty() {
+            if name.ends_with("_URL") {
+                // A database URL must parse as one.
+                env = env.with(&name, "postgres://hookroute:secret@127.0.0.1:5432/hooks");
+            } else if !name.is_empty() {
                 env = env.with(&name, "docs-test-secret");
             }
         }

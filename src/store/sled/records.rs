@@ -118,57 +118,74 @@ pub fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, postcard::Er
     postcard::from_bytes(bytes)
 }
 
+/// Decodes a versioned record and takes the variant `pick` wants; `what` names it in errors
+/// ("event 7"), and a record of another version is corrupt for this reader.
+fn decode_version<'a, R: Deserialize<'a>, T>(
+    what: impl Fn() -> String,
+    bytes: &'a [u8],
+    pick: impl FnOnce(R) -> Result<T, &'static str>,
+) -> Result<T, StoreError> {
+    let record = decode::<R>(bytes).map_err(|e| corrupt(what(), e))?;
+    pick(record).map_err(|found| StoreError::Corrupt {
+        what: format!("{}: {found}", what()),
+        cause: None,
+    })
+}
+
 /// A v1 event record (migration only).
 pub fn decode_event_v1(seq: u64, bytes: &[u8]) -> Result<EventV1, StoreError> {
-    match decode::<StoredEvent>(bytes) {
-        Ok(StoredEvent::V1(e)) => Ok(e),
-        Ok(StoredEvent::V2(_)) => Err(StoreError::Corrupt {
-            what: format!("event {seq}: a v2 record in a v1 tree"),
-            cause: None,
-        }),
-        Err(e) => Err(corrupt(format!("event {seq}"), e)),
-    }
+    decode_version(
+        || format!("event {seq}"),
+        bytes,
+        |r| match r {
+            StoredEvent::V1(e) => Ok(e),
+            StoredEvent::V2(_) => Err("a v2 record in a v1 tree"),
+        },
+    )
 }
 
 /// A v1 job record (migration only).
 pub fn decode_job_v1(id: u64, bytes: &[u8]) -> Result<JobV1, StoreError> {
-    match decode::<StoredJob>(bytes) {
-        Ok(StoredJob::V1(j)) => Ok(j),
-        Ok(StoredJob::V2(_)) => Err(StoreError::Corrupt {
-            what: format!("job {id}: a v2 record in a v1 tree"),
-            cause: None,
-        }),
-        Err(e) => Err(corrupt(format!("job {id}"), e)),
-    }
+    decode_version(
+        || format!("job {id}"),
+        bytes,
+        |r| match r {
+            StoredJob::V1(j) => Ok(j),
+            StoredJob::V2(_) => Err("a v2 record in a v1 tree"),
+        },
+    )
 }
 
 pub fn decode_event(seq: u64, bytes: &[u8]) -> Result<EventV2, StoreError> {
-    match decode::<StoredEvent>(bytes) {
-        Ok(StoredEvent::V2(e)) => Ok(e),
-        Ok(StoredEvent::V1(_)) => Err(StoreError::Corrupt {
-            what: format!("event {seq}: a v1 record in the v2 layout"),
-            cause: None,
-        }),
-        Err(e) => Err(corrupt(format!("event {seq}"), e)),
-    }
+    decode_version(
+        || format!("event {seq}"),
+        bytes,
+        |r| match r {
+            StoredEvent::V2(e) => Ok(e),
+            StoredEvent::V1(_) => Err("a v1 record in the v2 layout"),
+        },
+    )
 }
 
 pub fn decode_job(id: u64, bytes: &[u8]) -> Result<JobV2, StoreError> {
-    match decode::<StoredJob>(bytes) {
-        Ok(StoredJob::V2(j)) => Ok(j),
-        Ok(StoredJob::V1(_)) => Err(StoreError::Corrupt {
-            what: format!("job {id}: a v1 record in the v2 layout"),
-            cause: None,
-        }),
-        Err(e) => Err(corrupt(format!("job {id}"), e)),
-    }
+    decode_version(
+        || format!("job {id}"),
+        bytes,
+        |r| match r {
+            StoredJob::V2(j) => Ok(j),
+            StoredJob::V1(_) => Err("a v1 record in the v2 layout"),
+        },
+    )
 }
 
 pub fn decode_attempt(job: u64, bytes: &[u8]) -> Result<AttemptV1, StoreError> {
-    match decode::<StoredAttempt>(bytes) {
-        Ok(StoredAttempt::V1(a)) => Ok(a),
-        Err(e) => Err(corrupt(format!("attempt of job {job}"), e)),
-    }
+    decode_version(
+        || format!("attempt of job {job}"),
+        bytes,
+        |r| match r {
+            StoredAttempt::V1(a) => Ok(a),
+        },
+    )
 }
 
 pub fn corrupt(what: String, e: postcard::Error) -> StoreError {

@@ -305,7 +305,7 @@ fn migrate(path: PathBuf, env: Arc<dyn Environment>) -> ExitCode {
             eprintln!(
                 "hookroute: migrating the PostgreSQL store (storage.url from {}): {}",
                 pg.url_source,
-                crate::store::postgres::error_chain(&e)
+                crate::store::error_chain(&e)
             );
             ExitCode::from(EXIT_UNAVAILABLE)
         }

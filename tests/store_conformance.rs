@@ -2,9 +2,11 @@
 //! engine the binary runs on, and the in-memory one the consumers' fast tests use. Each case
 //! runs on a fresh store; the queue state machine runs on random operation sequences (proptest):
 //! acknowledged => eventually delivered or dead-lettered, never lost, never two live claims on
-//! one job. The PostgreSQL engine will be checked by the same calls.
+//! one job. The PostgreSQL engine runs the same calls in tests/store_postgres.rs.
 
-use hookroute::store::conformance::{self, Finish, Op};
+#[path = "common/queue_ops.rs"]
+mod queue_ops;
+use hookroute::store::conformance;
 use hookroute::store::{MemoryStore, SledStore, Stores};
 use proptest::prelude::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -47,33 +49,11 @@ async fn the_sled_engine_passes_the_suite() {
     conformance::run_all(&|ttl| stores.fresh(ttl)).await;
 }
 
-fn op() -> impl Strategy<Value = Op> {
-    let finish = prop_oneof![
-        Just(Finish::Delivered),
-        (1u16..5000).prop_map(|in_ms| Finish::Retry { in_ms }),
-        Just(Finish::Dead),
-        Just(Finish::Release),
-    ];
-    prop_oneof![
-        4 => (0u8..12, 1u8..=3).prop_map(|(id, targets)| Op::Accept { id, targets }),
-        3 => (0u8..3).prop_map(|slots| Op::Claim { slots }),
-        4 => (any::<u8>(), finish).prop_map(|(nth, how)| Op::Finish { nth, how }),
-        2 => (0u32..120_000).prop_map(|ms| Op::Advance { ms }),
-    ]
-}
-
-fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(32)
-}
-
 proptest! {
-    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: queue_ops::cases(32), failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
-    fn the_queue_state_machine_holds_on_both_engines(ops in prop::collection::vec(op(), 1..50)) {
+    fn the_queue_state_machine_holds_on_both_engines(ops in prop::collection::vec(queue_ops::op(), 1..50)) {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()

@@ -7,8 +7,10 @@
 
 mod common;
 
+#[path = "common/queue_ops.rs"]
+mod queue_ops;
 use common::postgres::TestPostgres;
-use hookroute::store::conformance::{self, Finish, Op};
+use hookroute::store::conformance;
 use hookroute::store::model::*;
 use hookroute::store::quota::SpaceLimits;
 use hookroute::store::{PgConfig, PgStore, Stores};
@@ -51,33 +53,11 @@ async fn the_postgres_engine_passes_the_suite() {
     conformance::run_all(&fresh).await;
 }
 
-fn op() -> impl Strategy<Value = Op> {
-    let finish = prop_oneof![
-        Just(Finish::Delivered),
-        (1u16..5000).prop_map(|in_ms| Finish::Retry { in_ms }),
-        Just(Finish::Dead),
-        Just(Finish::Release),
-    ];
-    prop_oneof![
-        4 => (0u8..12, 1u8..=3).prop_map(|(id, targets)| Op::Accept { id, targets }),
-        3 => (0u8..3).prop_map(|slots| Op::Claim { slots }),
-        4 => (any::<u8>(), finish).prop_map(|(nth, how)| Op::Finish { nth, how }),
-        2 => (0u32..120_000).prop_map(|ms| Op::Advance { ms }),
-    ]
-}
-
-fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(8)
-}
-
 proptest! {
-    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: queue_ops::cases(8), failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
-    fn the_queue_state_machine_holds_on_postgres(ops in prop::collection::vec(op(), 1..50)) {
+    fn the_queue_state_machine_holds_on_postgres(ops in prop::collection::vec(queue_ops::op(), 1..50)) {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()

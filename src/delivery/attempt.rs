@@ -88,7 +88,8 @@ async fn read_prefix(response: &mut reqwest::Response) -> Vec<u8> {
 }
 
 fn transport_failure(e: &reqwest::Error) -> TransportFailure {
-    let text = error_chain(e);
+    // e.g. `error sending request: client error (Connect): tcp connect error: Connection refused`
+    let text = crate::store::error_chain(e);
     if e.is_timeout() {
         TransportFailure::Timeout(text)
     } else if e.is_connect() {
@@ -98,21 +99,6 @@ fn transport_failure(e: &reqwest::Error) -> TransportFailure {
     } else {
         TransportFailure::Other(text)
     }
-}
-
-/// `error sending request: client error (Connect): tcp connect error: Connection refused`.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let s_text = s.to_string();
-        if !text.contains(&s_text) {
-            text.push_str(": ");
-            text.push_str(&s_text);
-        }
-        source = s.source();
-    }
-    text
 }
 
 pub(crate) fn millis(t: SystemTime) -> u64 {

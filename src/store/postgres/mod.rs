@@ -138,16 +138,18 @@ pub struct PgStore {
     runtime: Option<tokio::runtime::Runtime>,
 }
 
-/// The error with its causes (`a: b: c`), for messages.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+/// A pool of at most `max` connections; the first one is made now, so an unreachable server
+/// fails here with its address.
+async fn connect(options: &PgConnectOptions, max: u32) -> Result<PgPool, PgOpenError> {
+    PgPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(options.clone())
+        .await
+        .map_err(|cause| PgOpenError::Unreachable {
+            server: server_of(options),
+            cause,
+        })
 }
 
 /// Connects and applies the migrations, then closes (`hookroute migrate`). Returns the versions
@@ -159,15 +161,7 @@ pub fn migrate_only(config: &PgConfig) -> Result<Vec<i64>, PgOpenError> {
         .build()
         .map_err(PgOpenError::Runtime)?;
     runtime.block_on(async {
-        let pool = PgPoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options.clone())
-            .await
-            .map_err(|cause| PgOpenError::Unreachable {
-                server: server_of(&options),
-                cause,
-            })?;
+        let pool = connect(&options, 1).await?;
         let applied = migrate(&pool).await.map_err(PgOpenError::Migrate)?;
         pool.close().await;
         Ok(applied)
@@ -190,15 +184,7 @@ impl PgStore {
         let pool = std::thread::scope(|s| {
             s.spawn(|| {
                 runtime.block_on(async {
-                    let pool = PgPoolOptions::new()
-                        .max_connections(pool_size + 1)
-                        .acquire_timeout(ACQUIRE_TIMEOUT)
-                        .connect_with(options.clone())
-                        .await
-                        .map_err(|cause| PgOpenError::Unreachable {
-                            server: server_of(&options),
-                            cause,
-                        })?;
+                    let pool = connect(&options, pool_size + 1).await?;
                     if let Some(schema) = &schema {
                         let sql = format!(
                             "CREATE SCHEMA IF NOT EXISTS \"{}\"",
